@@ -1,0 +1,62 @@
+# MeshHook Test Runs — the two set-up commands are `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint format web worker bench deploy-check clean
+
+$(PY):
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)."; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## Start web + worker (+ embedded Redis unless REDIS_URL is set) with the demo data.
+run: install
+	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
+	DEBUG=$${DEBUG:-1} $(PY) manage.py load_demo
+	DEBUG=$${DEBUG:-1} PORT=$(PORT) $(PY) manage.py serve
+
+## The whole suite: engine, Django, API, sockets, jobs and browser tests.
+test: install
+	$(PY) -m pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+	$(PY) -m coverage report --include='meshhook/engine/*' --fail-under=95 > /dev/null \
+		&& echo "meshhook/engine coverage: $$($(PY) -m coverage report --include='meshhook/engine/*' --format=total)% (>= 95%)"
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+	$(MAKE) --no-print-directory deploy-check
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+## `check --deploy` with the settings a production deployment sets.
+deploy-check: install
+	DEBUG=0 HTTPS=1 SECRET_KEY=$$($(PY) -c 'import secrets;print(secrets.token_urlsafe(50))') \
+		ALLOWED_HOSTS=meshhook.example.com DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
+		REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} \
+		$(PY) manage.py check --deploy --fail-level WARNING
+
+## The pieces on their own, for PostgreSQL + Redis deployments (set DATABASE_URL, REDIS_URL).
+web: install
+	$(VENV)/bin/daphne -b 0.0.0.0 -p $(PORT) meshhook.asgi:application
+
+worker: install
+	$(PY) manage.py rqworker testruns default --worker-class rq.worker.SimpleWorker
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

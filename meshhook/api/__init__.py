@@ -1,0 +1,1 @@
+"""The JSON API (DESIGN §7): workflows, environments and test runs for CI scripts and tools."""

@@ -1,0 +1,55 @@
+"""MeshHook's workflow engine: pure Python, no Django. See API.md beside this file."""
+
+from .context import NO_OVERRIDE, ExecutionContext
+from .definition import parse_definition
+from .events import EngineEvent, HttpExchange
+from .executor import (
+    IterationStep,
+    StepOutcome,
+    StepPreview,
+    execute_step,
+    preview_step,
+    run_workflow,
+)
+from .limits import Limits
+from .masking import MASK, mask_headers, mask_secrets
+from .model import NODE_TYPES, Edge, Node, RetryPolicy, Workflow, WorkflowSettings
+from .planner import plan_next
+from .policy import AllowAll, OutboundPolicy, PolicyViolation
+from .problems import DefinitionError, Problem
+from .state import Plan, RunInput, RunResult, RunState, StepRecord
+
+__all__ = [
+    "MASK",
+    "NODE_TYPES",
+    "NO_OVERRIDE",
+    "AllowAll",
+    "DefinitionError",
+    "Edge",
+    "EngineEvent",
+    "ExecutionContext",
+    "HttpExchange",
+    "IterationStep",
+    "Limits",
+    "Node",
+    "OutboundPolicy",
+    "Plan",
+    "PolicyViolation",
+    "Problem",
+    "RetryPolicy",
+    "RunInput",
+    "RunResult",
+    "RunState",
+    "StepOutcome",
+    "StepPreview",
+    "StepRecord",
+    "Workflow",
+    "WorkflowSettings",
+    "execute_step",
+    "mask_headers",
+    "mask_secrets",
+    "parse_definition",
+    "plan_next",
+    "preview_step",
+    "run_workflow",
+]

@@ -1,0 +1,201 @@
+"""Runs one node once — top-level or inside a loop body — with the rules every node shares:
+cancel and deadline checks, input selection, mocks, template rendering, output limits and
+turning failures into a failed step instead of an exception."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from .context import NO_OVERRIDE, ExecutionContext, LoopFrame, StepFailure, template_context
+from .events import EventRecorder, StepLog
+from .expressions import Expression, ExpressionError, is_truthy
+from .limits import describe_bytes
+from .model import Node, Workflow
+from .nodes import HANDLERS, NodeCall, NodeResult, NodeRun
+from .nodes.simple import terminate_result
+from .planner import default_input
+from .state import RunState
+from .templates import Renderer, TemplateRenderError
+
+
+def resolve_input(
+    workflow: Workflow,
+    node: Node,
+    state: RunState,
+    frame: LoopFrame | None,
+    ctx: ExecutionContext,
+) -> Any:
+    """The node's input: its `input` expression, else the predecessor's output; then any
+    override the caller gave for the step it executes."""
+    if frame is not None:
+        value = default_input(workflow, node.id, frame.records, frame.item)
+    elif node.id == workflow.trigger_id:
+        value = state.run.payload
+    else:
+        value = default_input(workflow, node.id, state.steps, None)
+    if node.input_expression is not None:
+        context = template_context(value, state.run, state.steps, workflow.trigger_id, frame)
+        try:
+            value = node.input_expression.search(context)
+        except ExpressionError as exc:
+            raise StepFailure(f"input: {exc}") from exc
+    if frame is None and ctx.input_override is not NO_OVERRIDE:
+        value = ctx.input_override
+    return value
+
+
+def render_config(
+    workflow: Workflow,
+    node: Node,
+    state: RunState,
+    frame: LoopFrame | None,
+    value: Any,
+    warnings: list[str],
+) -> dict[str, Any]:
+    """The node's config with templates rendered; JMESPath keys keep their source text."""
+    context = template_context(value, state.run, state.steps, workflow.trigger_id, frame)
+    renderer = Renderer(context, workflow.settings.strict_templates, warnings)
+    resolved: dict[str, Any] = {}
+    for key, compiled in node.compiled.items():
+        if isinstance(compiled, Expression):
+            resolved[key] = compiled.source
+        else:
+            try:
+                resolved[key] = renderer.render(compiled)
+            except TemplateRenderError as exc:
+                raise StepFailure(f"config.{key}: {exc}") from exc
+    return resolved
+
+
+def _mocked_result(node: Node, mock: Any, resolved: Mapping[str, Any]) -> NodeResult:
+    if node.type == "branch":
+        condition: Expression = node.compiled["condition"]
+        try:
+            decision = is_truthy(condition.search(mock))
+        except ExpressionError as exc:
+            raise StepFailure(str(exc)) from exc
+        return NodeResult(mock, branch=decision)
+    if node.type == "terminate":
+        return NodeResult(mock, terminate=terminate_result(resolved, mock))
+    return NodeResult(mock)
+
+
+def _check_output_size(output: Any, limit: int) -> None:
+    try:
+        size = len(json.dumps(output, ensure_ascii=False).encode())
+    except (TypeError, ValueError) as exc:
+        raise StepFailure(f"output is not JSON: {exc}") from exc
+    if size > limit:
+        raise StepFailure(
+            f"output is {describe_bytes(size)}, over the limit of {describe_bytes(limit)}"
+        )
+
+
+def run_node(
+    workflow: Workflow,
+    node: Node,
+    state: RunState,
+    frame: LoopFrame | None,
+    ctx: ExecutionContext,
+    recorder: EventRecorder,
+) -> NodeRun:
+    iteration = frame.index if frame is not None else None
+    log = recorder.for_step(node.id, iteration)
+    where = f" (item {iteration})" if iteration is not None else ""
+    log.event("step_started", "info", f"Step '{node.label}' ({node.type}) started{where}.")
+    started = time.monotonic()
+    mocked = node.id in ctx.mocks
+    call = NodeCall(
+        workflow=workflow,
+        node=node,
+        input=None,
+        run=state.run,
+        ctx=ctx,
+        log=log,
+        records=state.steps,
+        run_body=lambda body_id, body_frame: run_node(
+            workflow, workflow.node(body_id), state, body_frame, ctx, recorder
+        ),
+        attempts=0 if mocked else 1,
+    )
+    resolved: dict[str, Any] | None = None
+    result: NodeResult | None = None
+    error: str | None = None
+    try:
+        ctx.check_running()
+        call.input = resolve_input(workflow, node, state, frame, ctx)
+        warnings: list[str] = []
+        resolved = render_config(workflow, node, state, frame, call.input, warnings)
+        for warning in warnings:
+            log.log("warning", f"{warning}; rendered as empty (strict templates are off).")
+        if mocked:
+            result = _mocked_result(node, ctx.mocks[node.id], resolved)
+        else:
+            result = HANDLERS[node.type](call, resolved)
+        _check_output_size(result.output, ctx.limits.max_output_bytes)
+    except StepFailure as exc:
+        error = exc.message
+    except Exception as exc:
+        # A definition that validated must never crash the run: anything unexpected becomes
+        # this step's failure, with enough detail to report it.
+        error = f"internal error: {type(exc).__name__}: {exc}"
+    duration_ms = round((time.monotonic() - started) * 1000)
+    return _finish(node, iteration, call, resolved, result, error, mocked, duration_ms, log)
+
+
+def _finish(
+    node: Node,
+    iteration: int | None,
+    call: NodeCall,
+    resolved: dict[str, Any] | None,
+    result: NodeResult | None,
+    error: str | None,
+    mocked: bool,
+    duration_ms: int,
+    log: StepLog,
+) -> NodeRun:
+    common: dict[str, Any] = {
+        "node_id": node.id,
+        "iteration": iteration,
+        "input": call.input,
+        "attempts": call.attempts,
+        "mocked": mocked,
+        "duration_ms": duration_ms,
+        "resolved_config": resolved,
+        "http": tuple(call.http),
+        "iterations": tuple(call.iterations),
+    }
+    if result is not None and error is None:
+        suffix = " (mocked)" if mocked else ""
+        log.event(
+            "step_succeeded",
+            "info",
+            f"Step '{node.label}' succeeded in {duration_ms} ms{suffix}.",
+            {"duration_ms": duration_ms, "mocked": mocked},
+        )
+        return NodeRun(
+            status="succeeded",
+            output=result.output,
+            branch=result.branch,
+            terminate=result.terminate,
+            **common,
+        )
+    tolerated = node.on_error == "continue"
+    note = " (on_error: continue, the run goes on)" if tolerated else ""
+    log.event(
+        "step_failed",
+        "error",
+        f"Step '{node.label}' failed after {duration_ms} ms: {error}{note}",
+        {"duration_ms": duration_ms, "error": error, "tolerated": tolerated},
+    )
+    return NodeRun(
+        status="failed",
+        output={"error": error} if tolerated else None,
+        error=error,
+        branch=False if tolerated and node.type == "branch" else None,
+        tolerated=tolerated,
+        **common,
+    )

@@ -1,0 +1,80 @@
+"""Project membership: the one place that decides what a user may see.
+
+Every page, API call and socket goes through these getters; an outsider gets
+Http404, never a hint that the object exists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils.text import slugify
+
+from meshhook.models import Environment, Membership, Project, Workflow
+
+
+def ensure_personal_project(user: Any) -> Project:
+    existing = Project.objects.filter(personal_for=user).first()
+    if existing is not None:
+        return existing
+    base = slugify(user.get_username())[:50] or "user"
+    slug = base
+    suffix = 1
+    while Project.objects.filter(slug=slug).exists():
+        suffix += 1
+        slug = f"{base}-{suffix}"
+    with transaction.atomic():
+        project = Project.objects.create(
+            name=f"{user.get_username()}'s project", slug=slug, personal_for=user
+        )
+        Membership.objects.create(project=project, user=user, role=Membership.Role.OWNER)
+        Environment.objects.create(
+            project=project,
+            name="local",
+            kind=Environment.Kind.TEST,
+            description="Runs against the built-in sandbox on this server.",
+            allowed_hosts=["127.0.0.1", "localhost"],
+            allow_private_network=True,
+        )
+    return project
+
+
+def projects_for(user: Any) -> QuerySet[Project]:
+    if not user.is_authenticated:
+        return Project.objects.none()
+    return Project.objects.filter(memberships__user=user).order_by("personal_for", "name")
+
+
+def default_project(user: Any) -> Project | None:
+    return projects_for(user).first()
+
+
+def project_for_user_or_404(user: Any, slug: str | None) -> Project:
+    projects = projects_for(user)
+    project = projects.filter(slug=slug).first() if slug else projects.first()
+    if project is None:
+        raise Http404("No such project.")
+    return project
+
+
+def membership_for(user: Any, project: Project) -> Membership | None:
+    if not user.is_authenticated:
+        return None
+    return Membership.objects.filter(project=project, user=user).first()
+
+
+def workflows_for(user: Any) -> QuerySet[Workflow]:
+    return Workflow.objects.filter(project__in=projects_for(user))
+
+
+def workflow_for_user_or_404(user: Any, slug: str, project_slug: str | None = None) -> Workflow:
+    workflows = workflows_for(user).select_related("project").filter(slug=slug)
+    if project_slug:
+        workflows = workflows.filter(project__slug=project_slug)
+    workflow = workflows.order_by("project__personal_for", "project__name").first()
+    if workflow is None:
+        raise Http404("No such workflow.")
+    return workflow

@@ -1,0 +1,77 @@
+"""Saving workflow definitions: validate with the engine, then write a new version."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from meshhook.engine import DefinitionError, Problem, Workflow as EngineWorkflow
+from meshhook.engine import parse_definition
+from meshhook.models import Project, Workflow, WorkflowVersion
+
+
+@dataclass(frozen=True)
+class SavedDefinition:
+    workflow: Workflow
+    version: WorkflowVersion
+    created: bool  # a new workflow
+    changed: bool  # a new version (False when the definition was identical)
+
+
+def validate_definition(raw: Any) -> EngineWorkflow:
+    """The engine's validator; raises DefinitionError listing every problem."""
+    return parse_definition(raw)
+
+
+def parse_definition_text(text: str) -> Any:
+    """JSON text from an editor or upload, with a path-carrying error when it is not JSON."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DefinitionError(
+            [Problem("$", f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.")]
+        ) from None
+
+
+def save_definition(
+    project: Project,
+    raw: Any,
+    *,
+    user: Any = None,
+    expected_slug: str | None = None,
+) -> SavedDefinition:
+    """Validate `raw` and store it as the workflow's next version (nothing is written if invalid).
+
+    `expected_slug` guards PUT /api/workflows/<slug> and the editor: the definition's own slug
+    must match the workflow being edited.
+    """
+    parsed = validate_definition(raw)
+    if expected_slug is not None and parsed.slug != expected_slug:
+        raise DefinitionError(
+            [Problem("slug", f"The slug is '{parsed.slug}' but this is workflow '{expected_slug}'.")]
+        )
+    with transaction.atomic():
+        workflow, created = Workflow.objects.select_for_update().get_or_create(
+            project=project,
+            slug=parsed.slug,
+            defaults={"name": parsed.name, "description": parsed.description or ""},
+        )
+        latest = workflow.versions.order_by("-number").first()
+        if latest is not None and latest.definition == raw:
+            return SavedDefinition(workflow, latest, created=False, changed=False)
+        version = WorkflowVersion.objects.create(
+            workflow=workflow,
+            number=(latest.number + 1) if latest else 1,
+            definition=raw,
+            created_by=user if user is not None and user.is_authenticated else None,
+        )
+        workflow.name = parsed.name
+        workflow.description = parsed.description or ""
+        workflow.latest_version = version.number
+        workflow.updated_at = timezone.now()
+        workflow.save(update_fields=["name", "description", "latest_version", "updated_at"])
+    return SavedDefinition(workflow, version, created=created, changed=True)

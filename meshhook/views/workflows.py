@@ -1,0 +1,162 @@
+"""Workflow pages: list, detail (graph, definition, versions, recent runs), editor, export."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import OuterRef, Subquery
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
+
+from meshhook.engine import DefinitionError, Problem
+from meshhook.graphlayout import layout
+from meshhook.models import Workflow
+from meshhook.services.projects import (
+    membership_for,
+    project_for_user_or_404,
+    projects_for,
+    workflow_for_user_or_404,
+    workflows_for,
+)
+from meshhook.services.workflows import parse_definition_text, save_definition
+from testruns.models import TestRun
+
+NEW_DEFINITION = {
+    "schema_version": 1,
+    "name": "My workflow",
+    "slug": "my-workflow",
+    "description": "Receives a webhook and echoes it to the sandbox.",
+    "nodes": [
+        {"id": "hook", "type": "webhook_trigger", "label": "Incoming webhook"},
+        {"id": "shape", "type": "transform", "label": "Shape payload",
+         "config": {"expression": "body"}},
+        {"id": "send", "type": "http_call", "label": "Send to sandbox",
+         "config": {"method": "POST", "url": "{{env.SANDBOX_URL}}/echo"}},
+    ],
+    "edges": [{"source": "hook", "target": "shape"}, {"source": "shape", "target": "send"}],
+}  # fmt: skip
+
+
+def pretty(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+@login_required
+@require_GET
+def workflow_list(request: HttpRequest) -> HttpResponse:
+    last_run = TestRun.objects.filter(workflow=OuterRef("pk")).order_by("-created_at")
+    workflows = (
+        workflows_for(request.user)
+        .select_related("project")
+        .annotate(
+            last_run_status=Subquery(last_run.values("status")[:1]),
+            last_run_at=Subquery(last_run.values("created_at")[:1]),
+            last_run_id=Subquery(last_run.values("id")[:1]),
+        )
+        .order_by("project__personal_for", "project__name", "name")
+    )
+    return render(
+        request,
+        "meshhook/workflow_list.html",
+        {"workflows": workflows, "nav": "workflows", "multi_project": projects_for(request.user).count() > 1},
+    )
+
+
+@login_required
+@require_GET
+def workflow_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    workflow = workflow_for_user_or_404(request.user, slug, request.GET.get("project"))
+    number = request.GET.get("version")
+    version = (
+        get_object_or_404(workflow.versions, number=number) if number and number.isdigit()
+        else workflow.current_version()
+    )  # fmt: skip
+    runs = workflow.test_runs.select_related("triggered_by", "workflow_version")[:10]
+    membership = membership_for(request.user, workflow.project)
+    return render(
+        request,
+        "meshhook/workflow_detail.html",
+        {
+            "workflow": workflow,
+            "version": version,
+            "definition_json": pretty(version.definition),
+            "graph": layout(version.definition),
+            "versions": workflow.versions.all()[:50],
+            "runs": runs,
+            "can_edit": membership is not None and membership.can_edit,
+            "nav": "workflows",
+        },
+    )
+
+
+@login_required
+@require_GET
+def workflow_export(request: HttpRequest, slug: str) -> HttpResponse:
+    workflow = workflow_for_user_or_404(request.user, slug, request.GET.get("project"))
+    number = request.GET.get("version")
+    version = (
+        get_object_or_404(workflow.versions, number=number) if number and number.isdigit()
+        else workflow.current_version()
+    )  # fmt: skip
+    response = JsonResponse(version.definition, json_dumps_params={"indent": 2})
+    filename = f"{workflow.slug}-v{version.number}.json"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def workflow_editor(request: HttpRequest, slug: str | None = None) -> HttpResponse:
+    """Create (no slug), edit, or import a definition; invalid input saves nothing."""
+    workflow: Workflow | None = None
+    if slug is not None:
+        workflow = workflow_for_user_or_404(request.user, slug, request.GET.get("project"))
+        project = workflow.project
+    else:
+        project = project_for_user_or_404(request.user, request.GET.get("project"))
+    membership = membership_for(request.user, project)
+    if membership is None or not membership.can_edit:
+        return render(request, "meshhook/forbidden.html", {"project": project}, status=403)
+
+    problems: list[Problem] = []
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        text = upload.read().decode("utf-8", "replace") if upload else request.POST.get("definition", "")
+        try:
+            raw = parse_definition_text(text)
+            saved = save_definition(
+                project, raw, user=request.user, expected_slug=workflow.slug if workflow else None
+            )
+        except DefinitionError as error:
+            problems = error.problems
+        else:
+            if saved.created is False and workflow is None:
+                problems = [Problem("slug", f"A workflow '{saved.workflow.slug}' already exists; "
+                                            "open it and edit it instead.")]  # fmt: skip
+            else:
+                url = reverse("workflow_detail", args=[saved.workflow.slug])
+                if request.htmx:
+                    return HttpResponseClientRedirect(url)
+                return redirect(url)
+        definition_text = text
+    elif workflow is not None:
+        definition_text = pretty(workflow.current_version().definition)
+    else:
+        definition_text = pretty(NEW_DEFINITION)
+
+    context = {
+        "workflow": workflow,
+        "project": project,
+        "definition_text": definition_text,
+        "problems": problems,
+        "nav": "workflows",
+    }
+    status = 400 if problems else 200
+    if request.htmx and request.method == "POST":
+        return render(request, "meshhook/workflow_editor.html#problems", context, status=status)
+    return render(request, "meshhook/workflow_editor.html", context, status=status)

@@ -1,0 +1,289 @@
+"""`/api/test-runs`: start, watch, control, re-run and export test runs (DESIGN §7).
+
+The rules live in `testruns.services` and `testruns.parameters`; this module only turns
+requests into service calls and service results into the JSON of `testruns.serializers`.
+A run is visible to the members of its project only; anyone else gets 404.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.http import HttpResponse
+
+from meshhook.api.base import (
+    ApiError,
+    ApiRequest,
+    api_endpoint,
+    body_object,
+    json_response,
+    query_int,
+    reject_unknown_keys,
+    require_editor,
+)
+from meshhook.engine import parse_definition
+from meshhook.models import Workflow
+from meshhook.services.projects import projects_for
+from testruns import services
+from testruns.models import RunStatus, TestRun
+from testruns.parameters import validate_parameters
+from testruns.serializers import event_json, run_detail, run_export, run_links, run_summary
+
+PARAMETER_FIELDS = (
+    "payload",
+    "headers",
+    "environment",
+    "mode",
+    "breakpoints",
+    "mocks",
+    "honor_delays",
+)
+START_FIELDS = ("workflow", "project", *PARAMETER_FIELDS, "test_case", "source")
+RERUN_FIELDS = ("from_step", "use_current_version", *PARAMETER_FIELDS, "source")
+API_SOURCES = (TestRun.Source.API, TestRun.Source.CI, TestRun.Source.CLI)
+SOURCE_HEADER = "X-MeshHook-Source"
+DEFAULT_LIMIT, MAX_LIMIT = 50, 200
+EVENTS_PAGE = 1000
+RELATED = ("workflow", "workflow_version", "project", "triggered_by")
+
+
+def visible_runs(request: ApiRequest) -> QuerySet[TestRun]:
+    return TestRun.objects.filter(project__in=projects_for(request.user)).select_related(*RELATED)
+
+
+def run_or_404(request: ApiRequest, run_id: uuid.UUID) -> TestRun:
+    run = visible_runs(request).filter(pk=run_id).first()
+    if run is None:
+        raise ApiError(404, f"No test run {run_id}.", path="id")
+    return run
+
+
+def _source(request: ApiRequest, body: dict[str, Any]) -> str:
+    """Who started the run: `source` in the body, else the X-MeshHook-Source header, else api."""
+    if "source" in body:
+        value, path = body["source"], "source"
+    else:
+        value, path = request.headers.get(SOURCE_HEADER, "api"), SOURCE_HEADER
+    normalised = value.strip().lower() if isinstance(value, str) else value
+    if normalised not in API_SOURCES:
+        raise ApiError(400, f"The source must be one of {', '.join(API_SOURCES)}.", path=path)
+    return str(normalised)
+
+
+def _started(run: TestRun, request: ApiRequest) -> HttpResponse:
+    data = {
+        "id": str(run.id),
+        "status": run.status,
+        **run_links(run, request),
+        "workflow": run.workflow.slug,
+        "workflow_version": run.workflow_version.number,
+        "api_url": request.build_absolute_uri(f"/api/test-runs/{run.id}"),
+    }
+    return json_response(data, status=201, headers={"Location": f"/api/test-runs/{run.id}"})
+
+
+@api_endpoint(methods=["GET", "POST"])
+def run_collection(request: ApiRequest) -> HttpResponse:
+    if request.method == "POST":
+        return _start(request)
+    return _list(request)
+
+
+def _start(request: ApiRequest) -> HttpResponse:
+    body = body_object(request)
+    reject_unknown_keys(body, START_FIELDS)
+    slug = body.get("workflow")
+    if not isinstance(slug, str) or not slug:
+        raise ApiError(400, "Name the workflow to run by its slug.", path="workflow")
+    project_slug = body.get("project", request.GET.get("project"))
+    if project_slug is not None and not isinstance(project_slug, str):
+        raise ApiError(400, "project must be a project slug.", path="project")
+    workflows = Workflow.objects.filter(slug=slug, project__in=projects_for(request.user))
+    if project_slug:
+        workflows = workflows.filter(project__slug=project_slug)
+    # Same order as the user's default project, so the first project wins a slug clash.
+    workflow = (
+        workflows.select_related("project")
+        .order_by("project__personal_for", "project__name")
+        .first()
+    )
+    if workflow is None:
+        raise ApiError(404, f"No workflow '{slug}' in your projects.", path="workflow")
+    require_editor(request, workflow.project)
+    source = _source(request, body)
+    version = workflow.current_version()
+    params = validate_parameters(
+        workflow.project,
+        parse_definition(version.definition),
+        {key: body[key] for key in PARAMETER_FIELDS if key in body},
+    )
+    # `test_case` is accepted for forward compatibility; test cases are not built yet.
+    run = services.start_test_run(
+        workflow, params, user=request.user, source=source, version=version
+    )
+    return _started(run, request)
+
+
+def _list(request: ApiRequest) -> HttpResponse:
+    runs = visible_runs(request)
+    query = request.GET
+    if query.get("project"):
+        runs = runs.filter(project__slug=query["project"])
+    if query.get("workflow"):
+        runs = runs.filter(workflow__slug=query["workflow"])
+    if query.get("status"):
+        statuses = [part.strip() for part in query["status"].split(",") if part.strip()]
+        unknown = [status for status in statuses if status not in RunStatus.values]
+        if unknown:
+            raise ApiError(
+                400,
+                f"Unknown status {', '.join(unknown)}; use {', '.join(RunStatus.values)}.",
+                path="status",
+            )
+        runs = runs.filter(status__in=statuses)
+    if query.get("environment"):
+        runs = runs.filter(environment_name=query["environment"])
+    if query.get("triggered_by"):
+        who = query["triggered_by"]
+        if who in TestRun.Source.values:
+            runs = runs.filter(source=who)
+        else:
+            runs = runs.filter(triggered_by__username=who)
+    limit = query_int(request, "limit", default=DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
+    if query.get("cursor"):
+        created_at, last_id = decode_cursor(query["cursor"])
+        # Keyset pagination: rows strictly after the last one seen, in (created_at, id)
+        # descending order; stable under inserts and O(limit) at any depth.
+        runs = runs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=last_id))
+    page = list(runs.order_by("-created_at", "-id")[: limit + 1])
+    has_more = len(page) > limit
+    page = page[:limit]
+    return json_response(
+        {
+            "results": [run_summary(run, request) for run in page],
+            "next_cursor": encode_cursor(page[-1]) if has_more else None,
+        }
+    )
+
+
+def encode_cursor(run: TestRun) -> str:
+    key = json.dumps([run.created_at.isoformat(), str(run.id)], separators=(",", ":"))
+    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created_at, run_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        moment = datetime.fromisoformat(created_at)
+        if moment.tzinfo is None:
+            raise ValueError("naive timestamp")
+        return moment, uuid.UUID(run_id)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise ApiError(
+            400, "The cursor is not one this API returned; start again without it.", path="cursor"
+        ) from None
+
+
+@api_endpoint(methods=["GET"])
+def run_item(request: ApiRequest, run_id: uuid.UUID) -> HttpResponse:
+    return json_response(run_detail(run_or_404(request, run_id), request))
+
+
+@api_endpoint(methods=["GET"])
+def run_events(request: ApiRequest, run_id: uuid.UUID) -> HttpResponse:
+    run = run_or_404(request, run_id)
+    after = query_int(request, "after", default=0, minimum=0, maximum=2**31 - 1)
+    limit = query_int(request, "limit", default=EVENTS_PAGE, minimum=1, maximum=EVENTS_PAGE)
+    events = list(run.events.filter(seq__gt=after).order_by("seq")[: limit + 1])
+    has_more = len(events) > limit
+    events = events[:limit]
+    return json_response(
+        {
+            "events": [event_json(event) for event in events],
+            "next_after": events[-1].seq if events else after,
+            "has_more": has_more,
+            # Lets a poller stop once the run is finished and no events are left.
+            "run_status": run.status,
+        }
+    )
+
+
+def _controlled_run(request: ApiRequest, run_id: uuid.UUID) -> TestRun:
+    run = run_or_404(request, run_id)
+    require_editor(request, run.project)
+    return run
+
+
+def _control_response(run: TestRun, request: ApiRequest) -> HttpResponse:
+    run = visible_runs(request).get(pk=run.pk)
+    return json_response(run_summary(run, request))
+
+
+@api_endpoint(methods=["POST"])
+def run_advance(request: ApiRequest, run_id: uuid.UUID) -> HttpResponse:
+    run = _controlled_run(request, run_id)
+    reject_unknown_keys(body_object(request, required=False), ())
+    return _control_response(services.resume_run(run, steps=1), request)
+
+
+@api_endpoint(methods=["POST"])
+def run_continue(request: ApiRequest, run_id: uuid.UUID) -> HttpResponse:
+    run = _controlled_run(request, run_id)
+    body = body_object(request, required=False)
+    reject_unknown_keys(body, ("until",))
+    until = body.get("until") or ""
+    if not isinstance(until, str):
+        raise ApiError(400, "until must be a node id.", path="until")
+    if until and not run.steps.filter(node_id=until, parent_node_id="").exists():
+        raise ApiError(400, f"No top-level step '{until}' in this run.", path="until")
+    return _control_response(services.resume_run(run, steps=None, until=until), request)
+
+
+@api_endpoint(methods=["POST"])
+def run_cancel(request: ApiRequest, run_id: uuid.UUID) -> HttpResponse:
+    run = _controlled_run(request, run_id)
+    reject_unknown_keys(body_object(request, required=False), ())
+    who = request.user.get_username()
+    run = services.cancel_run(run, reason=f"Cancelled by {who} through the API.")
+    return _control_response(run, request)
+
+
+@api_endpoint(methods=["POST"])
+def run_rerun(request: ApiRequest, run_id: uuid.UUID) -> HttpResponse:
+    run = _controlled_run(request, run_id)
+    body = body_object(request, required=False)
+    reject_unknown_keys(body, RERUN_FIELDS)
+    from_step = body.get("from_step") or ""
+    if not isinstance(from_step, str):
+        raise ApiError(400, "from_step must be a node id.", path="from_step")
+    use_current = body.get("use_current_version", False)
+    if not isinstance(use_current, bool):
+        raise ApiError(
+            400, "use_current_version must be true or false.", path="use_current_version"
+        )
+    new_run = services.rerun(
+        run,
+        user=request.user,
+        source=_source(request, body),
+        from_step=from_step,
+        overrides={key: body[key] for key in PARAMETER_FIELDS if key in body},
+        use_current_version=use_current,
+    )
+    return _started(new_run, request)
+
+
+@api_endpoint(methods=["GET"])
+def run_export_view(request: ApiRequest, run_id: uuid.UUID) -> HttpResponse:
+    run = run_or_404(request, run_id)
+    filename = f"test-run-{run.workflow.slug}-{run.id}.json"
+    return json_response(
+        run_export(run, request),
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -1,0 +1,262 @@
+"""Test runs, their steps and their append-only event log (DESIGN §3)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from meshhook.models import Environment, Project, Workflow, WorkflowVersion
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"
+    PASSED = "passed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+
+
+ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSED)
+TERMINAL_STATUSES = (RunStatus.PASSED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.ERROR)
+
+
+class StepStatus(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class TestRun(models.Model):
+    class Mode(models.TextChoices):
+        AUTO = "auto", "Run all"
+        STEP = "step", "Step-by-step"
+
+    class Source(models.TextChoices):
+        CONSOLE = "console"
+        API = "api"
+        CLI = "cli"
+        CI = "ci"
+
+    # Not a pytest test class, despite the name.
+    __test__ = False
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="test_runs")
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="test_runs")
+    workflow_version = models.ForeignKey(
+        WorkflowVersion, on_delete=models.PROTECT, related_name="test_runs"
+    )
+    environment = models.ForeignKey(
+        Environment, null=True, blank=True, on_delete=models.SET_NULL, related_name="test_runs"
+    )
+    # Kept as text so history still reads right after an environment is renamed or deleted.
+    environment_name = models.CharField(max_length=64)
+    mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.AUTO)
+    status = models.CharField(
+        max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True
+    )
+
+    # Parameters, as the user gave them.
+    payload = models.JSONField(default=dict, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    breakpoints = models.JSONField(default=list, blank=True)
+    mocks = models.JSONField(default=dict, blank=True)
+    honor_delays = models.BooleanField(default=False)
+
+    # Who started it and how.
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.CONSOLE)
+
+    # Re-runs: where this run came from and which steps it reused instead of executing.
+    source_run = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns"
+    )
+    from_step = models.CharField(max_length=64, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    total_steps = models.PositiveIntegerField(default=0)
+    succeeded_count = models.PositiveIntegerField(default=0)
+    failed_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)
+
+    # Step-mode control, written by advance/continue and read by the worker.
+    paused_before = models.CharField(max_length=64, blank=True)
+    steps_to_run = models.IntegerField(null=True, blank=True)  # None: until done/breakpoint
+    release_node = models.CharField(max_length=64, blank=True)  # may run past its breakpoint
+    input_overrides = models.JSONField(default=dict, blank=True)  # node id → input
+
+    last_seq = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["workflow", "-created_at", "-id"], name="run_by_workflow"),
+            models.Index(fields=["project", "-created_at", "-id"], name="run_by_project"),
+            models.Index(fields=["status", "-created_at"], name="run_by_status"),
+            models.Index(fields=["environment_name", "-created_at"], name="run_by_environment"),
+            models.Index(fields=["-created_at", "-id"], name="run_newest_first"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.short_id} {self.workflow.slug} {self.status}"
+
+    @property
+    def short_id(self) -> str:
+        return str(self.id)[:8]
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def finished_steps(self) -> int:
+        return self.succeeded_count + self.failed_count + self.skipped_count
+
+    @property
+    def progress_percent(self) -> int:
+        if not self.total_steps:
+            return 0
+        return min(100, round(100 * self.finished_steps / self.total_steps))
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return {
+            "payload": self.payload,
+            "headers": self.headers,
+            "environment": self.environment_name,
+            "mode": self.mode,
+            "breakpoints": self.breakpoints,
+            "mocks": self.mocks,
+            "honor_delays": self.honor_delays,
+        }
+
+    @property
+    def triggered_by_label(self) -> str:
+        if self.source == self.Source.CONSOLE and self.triggered_by is not None:
+            return str(self.triggered_by)
+        if self.triggered_by is not None:
+            return f"{self.source} ({self.triggered_by})"
+        return self.source
+
+
+class StepRun(models.Model):
+    """One node of one run; loop body nodes get one row per iteration."""
+
+    run = models.ForeignKey(TestRun, on_delete=models.CASCADE, related_name="steps")
+    node_id = models.CharField(max_length=64)
+    iteration = models.PositiveIntegerField(null=True, blank=True)
+    parent_node_id = models.CharField(max_length=64, blank=True)
+    node_type = models.CharField(max_length=32)
+    label = models.CharField(max_length=200)
+    status = models.CharField(
+        max_length=10, choices=StepStatus.choices, default=StepStatus.PENDING
+    )
+    mocked = models.BooleanField(default=False)
+    reused = models.BooleanField(default=False)  # copied from the source run of a re-run
+    input_overridden = models.BooleanField(default=False)
+    attempts = models.PositiveIntegerField(default=0)
+    input = models.JSONField(null=True, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    resolved_config = models.JSONField(null=True, blank=True)
+    http = models.JSONField(default=list, blank=True)  # request/response exchanges, masked
+    branch = models.BooleanField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # Order of execution (null while pending) and position in the definition.
+    position = models.PositiveIntegerField(null=True, blank=True)
+    definition_index = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["run", "position", "definition_index", "iteration"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "node_id"],
+                condition=Q(iteration__isnull=True),
+                name="unique_step_per_run",
+            ),
+            models.UniqueConstraint(
+                fields=["run", "node_id", "iteration"],
+                condition=Q(iteration__isnull=False),
+                name="unique_iteration_step_per_run",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        suffix = f"[{self.iteration}]" if self.iteration is not None else ""
+        return f"{self.node_id}{suffix} {self.status}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED)
+
+    @property
+    def display_status(self) -> str:
+        """The status a user sees: a mocked success is its own colour."""
+        if self.status == StepStatus.SUCCEEDED and self.mocked:
+            return "mocked"
+        return self.status
+
+
+class RunEvent(models.Model):
+    """The append-only log of a run; `seq` is dense and per run, the live view's cursor."""
+
+    class Type(models.TextChoices):
+        RUN_QUEUED = "run_queued"
+        RUN_STARTED = "run_started"
+        STEP_STARTED = "step_started"
+        HTTP_ATTEMPT = "http_attempt"
+        STEP_SUCCEEDED = "step_succeeded"
+        STEP_FAILED = "step_failed"
+        STEP_SKIPPED = "step_skipped"
+        LOG = "log"
+        RUN_PAUSED = "run_paused"
+        RUN_RESUMED = "run_resumed"
+        RUN_FINISHED = "run_finished"
+
+    class Level(models.TextChoices):
+        DEBUG = "debug"
+        INFO = "info"
+        WARNING = "warning"
+        ERROR = "error"
+
+    run = models.ForeignKey(TestRun, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveIntegerField()
+    ts = models.DateTimeField(default=timezone.now)
+    type = models.CharField(max_length=20, choices=Type.choices)
+    node_id = models.CharField(max_length=64, blank=True)
+    iteration = models.PositiveIntegerField(null=True, blank=True)
+    level = models.CharField(max_length=8, choices=Level.choices, default=Level.INFO)
+    message = models.TextField()
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["run", "seq"]
+        constraints = [models.UniqueConstraint(fields=["run", "seq"], name="unique_event_seq")]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.type}"

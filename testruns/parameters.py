@@ -1,0 +1,138 @@
+"""Validation of test-run parameters, shared by the console form and the JSON API.
+
+Every problem carries the JSON path of the field it is about, so the form can show it
+next to the field and the API can return it in `errors[]`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from meshhook.engine import Limits, Problem
+from meshhook.engine import Workflow as EngineWorkflow
+from meshhook.models import Environment, Project
+
+HEADER_NAME_CHARS = set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+MODES = ("auto", "step")
+PAYLOAD_LIMIT = Limits().max_payload_bytes
+
+
+class ParameterError(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(f"{p.path}: {p.message}" for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class RunParameters:
+    payload: Any
+    headers: dict[str, str]
+    environment: Environment
+    mode: str = "auto"
+    breakpoints: list[str] = field(default_factory=list)
+    mocks: dict[str, Any] = field(default_factory=dict)
+    honor_delays: bool = False
+
+
+def parse_headers_text(text: str) -> dict[str, str]:
+    """`Name: value` lines, as copied from a browser or curl -v, into a dict."""
+    headers: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", ">", "<")) or ":" not in line:
+            continue
+        name, _, value = line.partition(":")
+        headers[name.strip()] = value.strip()
+    return headers
+
+
+def validate_parameters(
+    project: Project, workflow: EngineWorkflow, raw: dict[str, Any]
+) -> RunParameters:
+    problems: list[Problem] = []
+
+    payload = raw.get("payload", {})
+    size = len(json.dumps(payload, default=str))
+    if size > PAYLOAD_LIMIT:
+        problems.append(
+            Problem(
+                "payload",
+                f"The payload is {size:,} bytes; the limit is "
+                f"{PAYLOAD_LIMIT:,} bytes.",
+            )
+        )
+
+    headers_raw = raw.get("headers", {})
+    headers: dict[str, str] = {}
+    if headers_raw is None:
+        headers_raw = {}
+    if not isinstance(headers_raw, dict):
+        problems.append(Problem("headers", "Headers must be an object of name → value."))
+    else:
+        for name, value in headers_raw.items():
+            if not name or not set(name) <= HEADER_NAME_CHARS:
+                problems.append(Problem(f"headers.{name}", f"'{name}' is not a valid header name."))
+            elif not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                problems.append(Problem(f"headers.{name}", "A header value must be a string."))
+            elif "\n" in str(value) or "\r" in str(value):
+                problems.append(Problem(f"headers.{name}", "A header value cannot span lines."))
+            else:
+                headers[name] = str(value)
+
+    environment = None
+    env_name = raw.get("environment") or "local"
+    if not isinstance(env_name, str):
+        problems.append(Problem("environment", "The environment must be a name."))
+    else:
+        environment = project.environments.filter(name=env_name).first()
+        if environment is None:
+            problems.append(
+                Problem("environment", f"No environment '{env_name}' in project {project.slug}.")
+            )
+        elif not environment.is_test:
+            problems.append(
+                Problem(
+                    "environment",
+                    f"'{env_name}' is a production environment; test runs use test "
+                    "environments only.",
+                )
+            )
+
+    mode = raw.get("mode", "auto") or "auto"
+    if mode not in MODES:
+        problems.append(Problem("mode", "The mode must be 'auto' (run all) or 'step'."))
+
+    node_ids = {node.id for node in workflow.nodes}
+    breakpoints = raw.get("breakpoints") or []
+    if not isinstance(breakpoints, list):
+        problems.append(Problem("breakpoints", "Breakpoints must be a list of node ids."))
+        breakpoints = []
+    for index, node_id in enumerate(breakpoints):
+        if node_id not in node_ids:
+            problems.append(Problem(f"breakpoints[{index}]", f"No node '{node_id}' in the workflow."))
+
+    mocks = raw.get("mocks") or {}
+    if not isinstance(mocks, dict):
+        problems.append(Problem("mocks", "Mocks must be an object of node id → output."))
+        mocks = {}
+    for node_id in mocks:
+        if node_id not in node_ids:
+            problems.append(Problem(f"mocks.{node_id}", f"No node '{node_id}' in the workflow."))
+
+    honor_delays = raw.get("honor_delays", False)
+    if not isinstance(honor_delays, bool):
+        problems.append(Problem("honor_delays", "honor_delays must be true or false."))
+
+    if problems or environment is None:
+        raise ParameterError(problems)
+    return RunParameters(
+        payload=payload,
+        headers=headers,
+        environment=environment,
+        mode=mode,
+        breakpoints=list(dict.fromkeys(breakpoints)),
+        mocks=dict(mocks),
+        honor_delays=bool(honor_delays),
+    )

@@ -1,0 +1,244 @@
+"""Business rules of test runs: start, control (advance/continue/cancel), re-run.
+
+Every status change is a conditional UPDATE from a non-terminal status, so a finished
+run is never changed by a late writer (a slow worker, a double click, a sweep).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_rq
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from meshhook.engine import Problem, parse_definition
+from meshhook.models import Workflow, WorkflowVersion
+from testruns.eventlog import NewEvent, append_events, publish_on_commit
+from testruns.models import ACTIVE_STATUSES, RunStatus, StepRun, StepStatus, TestRun
+from testruns.parameters import ParameterError, RunParameters, validate_parameters
+
+QUEUE_NAME = "testruns"
+
+
+class RunStateError(Exception):
+    """The run is not in a state that allows this action (HTTP 409)."""
+
+
+def enqueue_drive(run_id: Any) -> None:
+    """Queue the worker job once the current transaction has committed."""
+
+    def enqueue() -> None:
+        django_rq.get_queue(QUEUE_NAME).enqueue(
+            "testruns.jobs.drive_run", str(run_id), job_timeout=3600, result_ttl=0
+        )
+
+    transaction.on_commit(enqueue)
+
+
+@transaction.atomic
+def start_test_run(
+    workflow: Workflow,
+    params: RunParameters,
+    *,
+    user: Any,
+    source: str = TestRun.Source.CONSOLE,
+    version: WorkflowVersion | None = None,
+    source_run: TestRun | None = None,
+    from_step: str = "",
+) -> TestRun:
+    version = version or workflow.current_version()
+    definition = parse_definition(version.definition)
+    run = TestRun.objects.create(
+        project=workflow.project,
+        workflow=workflow,
+        workflow_version=version,
+        environment=params.environment,
+        environment_name=params.environment.name,
+        mode=params.mode,
+        payload=params.payload,
+        headers=params.headers,
+        breakpoints=params.breakpoints,
+        mocks=params.mocks,
+        honor_delays=params.honor_delays,
+        triggered_by=user if user is not None and user.is_authenticated else None,
+        source=source,
+        source_run=source_run,
+        from_step=from_step,
+        steps_to_run=0 if params.mode == TestRun.Mode.STEP else None,
+    )
+    reused = _reused_steps(source_run, definition, from_step) if source_run and from_step else {}
+    steps = []
+    for index, node in enumerate(definition.nodes):
+        earlier = reused.get(node.id)
+        step = StepRun(
+            run=run,
+            node_id=node.id,
+            parent_node_id=node.parent or "",
+            node_type=node.type,
+            label=node.label,
+            definition_index=index,
+        )
+        if earlier is not None:
+            for name in ("status", "mocked", "attempts", "input", "output", "error",
+                         "resolved_config", "http", "branch", "duration_ms", "position",
+                         "started_at", "completed_at"):  # fmt: skip
+                setattr(step, name, getattr(earlier, name))
+            step.reused = True
+        steps.append(step)
+    StepRun.objects.bulk_create(steps)
+    refresh_summary(run)
+    message = f"Test run queued: {workflow.name} v{version.number} on {run.environment_name}"
+    if source_run is not None:
+        message += f", re-run of {source_run.short_id}" + (
+            f" from step '{from_step}' ({len(reused)} earlier steps reused)" if from_step else ""
+        )
+    append_events(run.id, [NewEvent("run_queued", message + ".", data={"mode": run.mode})])
+    enqueue_drive(run.id)
+    return run
+
+
+def _reused_steps(source_run: TestRun, definition: Any, from_step: str) -> dict[str, StepRun]:
+    """Top-level steps that ran before `from_step` in the source run, by node id."""
+    source_steps = list(source_run.steps.filter(iteration__isnull=True))
+    by_node = {step.node_id: step for step in source_steps}
+    target = by_node.get(from_step)
+    if target is None or target.position is None:
+        raise ParameterError(
+            [Problem("from_step", f"Step '{from_step}' did not run in {source_run.short_id}.")]
+        )
+    node_ids = {node.id for node in definition.nodes}
+    reused: dict[str, StepRun] = {}
+    for step in source_steps:
+        if step.position is not None and step.position < target.position and step.parent_node_id == "":
+            if step.node_id not in node_ids:
+                raise ParameterError(
+                    [Problem("from_step", f"Step '{step.node_id}' is not in this version.")]
+                )
+            reused[step.node_id] = step
+    return reused
+
+
+def refresh_summary(run: TestRun) -> None:
+    counts = run.steps.aggregate(
+        total=Count("id"),
+        succeeded=Count("id", filter=Q(status=StepStatus.SUCCEEDED)),
+        failed=Count("id", filter=Q(status=StepStatus.FAILED)),
+        skipped=Count("id", filter=Q(status=StepStatus.SKIPPED)),
+    )
+    TestRun.objects.filter(pk=run.pk).update(
+        total_steps=counts["total"],
+        succeeded_count=counts["succeeded"],
+        failed_count=counts["failed"],
+        skipped_count=counts["skipped"],
+    )
+
+
+def cancel_run(run: TestRun, *, reason: str = "Cancelled by the user.") -> TestRun:
+    now = timezone.now()
+    with transaction.atomic():
+        changed = TestRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).update(
+            status=RunStatus.CANCELLED, completed_at=now, error=reason, paused_before=""
+        )
+        if not changed:
+            raise RunStateError(f"The run is already {run_status(run)}.")
+        run.steps.filter(status=StepStatus.PENDING).update(status=StepStatus.SKIPPED)
+        run.steps.filter(status=StepStatus.RUNNING).update(
+            status=StepStatus.FAILED, error="Cancelled while running.", completed_at=now
+        )
+        _set_duration(run.pk)
+        refresh_summary(run)
+        append_events(
+            run.id,
+            [NewEvent("run_finished", reason, level="warning", data={"status": "cancelled"})],
+        )
+    run.refresh_from_db()
+    return run
+
+
+def _set_duration(run_id: Any) -> None:
+    run = TestRun.objects.get(pk=run_id)
+    if run.started_at and run.completed_at:
+        millis = int((run.completed_at - run.started_at).total_seconds() * 1000)
+        TestRun.objects.filter(pk=run_id).update(duration_ms=max(0, millis))
+
+
+def run_status(run: TestRun) -> str:
+    return TestRun.objects.values_list("status", flat=True).get(pk=run.pk)
+
+
+def resume_run(
+    run: TestRun, *, steps: int | None, until: str = "", input_override: Any = None
+) -> TestRun:
+    """Advance (steps=1) or continue (steps=None) a paused run; the worker picks it up."""
+    with transaction.atomic():
+        current = TestRun.objects.select_for_update().get(pk=run.pk)
+        if current.status != RunStatus.PAUSED:
+            raise RunStateError(f"The run is {current.status}, not paused.")
+        breakpoints = list(current.breakpoints)
+        if until and until not in breakpoints:
+            # "Run to here" is a one-off breakpoint.
+            breakpoints.append(until)
+        TestRun.objects.filter(pk=run.pk, status=RunStatus.PAUSED).update(
+            status=RunStatus.RUNNING,
+            steps_to_run=steps,
+            release_node=current.paused_before,
+            breakpoints=breakpoints,
+            heartbeat_at=timezone.now(),
+        )
+        verb = "Advancing one step" if steps == 1 else "Continuing"
+        target = f" to '{until}'" if until else ""
+        append_events(
+            run.id,
+            [NewEvent("run_resumed", f"{verb}{target} from '{current.paused_before}'.",
+                      data={"steps": steps, "until": until or None})],
+        )  # fmt: skip
+        enqueue_drive(run.id)
+    run.refresh_from_db()
+    return run
+
+
+def override_next_input(run: TestRun, node_id: str, value: Any) -> TestRun:
+    """Replace the resolved input of the step the paused run will execute next."""
+    with transaction.atomic():
+        current = TestRun.objects.select_for_update().get(pk=run.pk)
+        if current.status != RunStatus.PAUSED or current.paused_before != node_id:
+            raise RunStateError(f"The run is not paused before '{node_id}'.")
+        overrides = dict(current.input_overrides)
+        overrides[node_id] = value
+        TestRun.objects.filter(pk=run.pk).update(input_overrides=overrides)
+        append_events(
+            run.id,
+            [NewEvent("log", f"Input of '{node_id}' overridden by the user.", node_id=node_id,
+                      data={"input_override": value})],
+        )  # fmt: skip
+    run.refresh_from_db()
+    return run
+
+
+def rerun(
+    run: TestRun,
+    *,
+    user: Any,
+    source: str,
+    from_step: str = "",
+    overrides: dict[str, Any] | None = None,
+    use_current_version: bool = False,
+) -> TestRun:
+    version = run.workflow.current_version() if use_current_version else run.workflow_version
+    raw = {**run.parameters, **(overrides or {})}
+    params = validate_parameters(run.project, parse_definition(version.definition), raw)
+    return start_test_run(
+        run.workflow,
+        params,
+        user=user,
+        source=source,
+        version=version,
+        source_run=run,
+        from_step=from_step,
+    )
+
+
+def mark_changed(run_id: Any) -> None:
+    publish_on_commit(run_id)

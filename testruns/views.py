@@ -1,0 +1,219 @@
+"""Console pages of test runs: the Test-run form, the live run page, history, controls."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from meshhook.engine import Problem, parse_definition
+from meshhook.models import Workflow
+from meshhook.services.projects import membership_for, workflow_for_user_or_404, workflows_for
+from testruns.models import TestRun
+from testruns.parameters import ParameterError, parse_headers_text, validate_parameters
+from testruns.presenters import pretty_json, run_context
+from testruns.queries import CursorError, filter_runs, keyset_page, run_for_user_or_404, runs_for
+from testruns.samples import sample_for
+from testruns.services import RunStateError, cancel_run, override_next_input, rerun, resume_run, start_test_run
+
+
+def _prefill(workflow: Workflow, source: TestRun | None) -> dict[str, Any]:
+    """Parameters to start from: a run being edited, else the last run, else a sample."""
+    previous = source or workflow.test_runs.order_by("-created_at").first()
+    if previous is not None:
+        return {"payload": previous.payload, "headers": previous.headers,
+                "environment": previous.environment_name, "mode": previous.mode,
+                "breakpoints": previous.breakpoints, "mocks": previous.mocks,
+                "honor_delays": previous.honor_delays}  # fmt: skip
+    sample = sample_for(workflow.slug)
+    return {"payload": sample.get("payload", {}), "headers": sample.get("headers", {}),
+            "environment": "local", "mode": "auto", "breakpoints": [], "mocks": {},
+            "honor_delays": False}  # fmt: skip
+
+
+def _parse_form(request: HttpRequest) -> tuple[dict[str, Any], list[Problem]]:
+    problems: list[Problem] = []
+    raw: dict[str, Any] = {
+        "environment": request.POST.get("environment", ""),
+        "mode": request.POST.get("mode", "auto"),
+        "honor_delays": request.POST.get("honor_delays") == "on",
+        "breakpoints": request.POST.getlist("breakpoints"),
+    }
+    payload_text = request.POST.get("payload", "").strip() or "{}"
+    try:
+        raw["payload"] = json.loads(payload_text)
+    except json.JSONDecodeError as exc:
+        problems.append(Problem("payload", f"Not valid JSON: {exc.msg} at line {exc.lineno}, "
+                                           f"column {exc.colno}."))  # fmt: skip
+    headers = dict(
+        (name.strip(), value)
+        for name, value in zip(
+            request.POST.getlist("header_name"), request.POST.getlist("header_value"), strict=False
+        )
+        if name.strip()
+    )
+    headers.update(parse_headers_text(request.POST.get("raw_headers", "")))
+    raw["headers"] = headers
+    mocks_text = request.POST.get("mocks", "").strip()
+    if mocks_text:
+        try:
+            raw["mocks"] = json.loads(mocks_text)
+        except json.JSONDecodeError as exc:
+            problems.append(Problem("mocks", f"Not valid JSON: {exc.msg} at line {exc.lineno}."))
+    return raw, problems
+
+
+def _form_context(
+    workflow: Workflow, values: dict[str, Any], problems: list[Problem], version_number: int | None
+) -> dict[str, Any]:
+    version = workflow.versions.filter(number=version_number).first() or workflow.current_version()
+    definition = version.definition
+    return {
+        "workflow": workflow,
+        "version": version,
+        "values": values,
+        "payload_json": pretty_json(values.get("payload", {})),
+        "mocks_json": pretty_json(values["mocks"]) if values.get("mocks") else "",
+        "header_items": list((values.get("headers") or {}).items()),
+        "environments": workflow.project.environments.filter(kind="test"),
+        "nodes": [n for n in definition.get("nodes", []) if isinstance(n, dict)],
+        "problems": {p.path.split(".")[0].split("[")[0]: p.message for p in reversed(problems)},
+        "problem_list": problems,
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def testrun_form(request: HttpRequest, slug: str) -> HttpResponse:
+    workflow = workflow_for_user_or_404(request.user, slug, request.GET.get("project"))
+    version_param = request.GET.get("version") or request.POST.get("version") or ""
+    version_number = int(version_param) if version_param.isdigit() else None
+    membership = membership_for(request.user, workflow.project)
+    can_run = membership is not None and membership.can_edit
+    if request.method == "GET":
+        source_id = request.GET.get("from_run")
+        source = run_for_user_or_404(request.user, source_id) if source_id else None
+        context = _form_context(workflow, _prefill(workflow, source), [], version_number)
+        context["can_run"] = can_run
+        template = "testruns/testrun_form.html"
+        return render(request, template + "#form" if request.htmx else template, context)
+
+    raw, problems = _parse_form(request)
+    version = workflow.versions.filter(number=version_number).first() or workflow.current_version()
+    if not can_run:
+        problems.append(Problem("$", "Viewers cannot start test runs."))
+    if not problems:
+        try:
+            params = validate_parameters(workflow.project, parse_definition(version.definition), raw)
+        except ParameterError as error:
+            problems = error.problems
+        else:
+            run = start_test_run(workflow, params, user=request.user, version=version)
+            url = reverse("testrun_detail", args=[run.id])
+            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    context = _form_context(workflow, raw, problems, version.number)
+    context["can_run"] = can_run
+    template = "testruns/testrun_form.html"
+    return render(request, template + "#form" if request.htmx else template, context, status=400)
+
+
+@login_required
+@require_GET
+def testrun_start(request: HttpRequest) -> HttpResponse:
+    """The console's "Test run" entry: choose the workflow first."""
+    workflows = workflows_for(request.user).select_related("project").order_by("name")
+    return render(request, "testruns/testrun_start.html", {"workflows": workflows, "nav": "testruns"})
+
+
+@login_required
+@require_GET
+def testrun_detail(request: HttpRequest, run_id: str) -> HttpResponse:
+    run = run_for_user_or_404(request.user, run_id)
+    context = run_context(run)
+    membership = membership_for(request.user, run.project)
+    context["can_control"] = membership is not None and membership.can_edit
+    context["nav"] = "testruns"
+    context["last_seq"] = context["events"][-1].seq if context["events"] else 0
+    return render(request, "testruns/run_detail.html", context)
+
+
+@login_required
+@require_POST
+def testrun_action(request: HttpRequest, run_id: str, action: str) -> HttpResponse:
+    run = run_for_user_or_404(request.user, run_id)
+    membership = membership_for(request.user, run.project)
+    if membership is None or not membership.can_edit:
+        return HttpResponse("Viewers cannot control test runs.", status=403)
+    try:
+        if action == "cancel":
+            cancel_run(run)
+        elif action == "advance":
+            resume_run(run, steps=1)
+        elif action == "continue":
+            resume_run(run, steps=None, until=request.POST.get("until", ""))
+        elif action in ("rerun", "rerun-from"):
+            new_run = rerun(
+                run, user=request.user, source=TestRun.Source.CONSOLE,
+                from_step=request.POST.get("from_step", "") if action == "rerun-from" else "",
+                use_current_version=request.POST.get("version") == "current",
+                overrides=_pin_override(run, request.POST.get("pin_step", "")),
+            )  # fmt: skip
+            url = reverse("testrun_detail", args=[new_run.id])
+            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+        elif action == "override-input":
+            override_next_input(run, run.paused_before, json.loads(request.POST.get("input", "")))
+        else:
+            raise Http404("No such action.")
+    except (RunStateError, ParameterError, json.JSONDecodeError) as error:
+        return HttpResponse(str(error), status=409 if isinstance(error, RunStateError) else 400)
+    url = reverse("testrun_detail", args=[run.id])
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def _pin_override(run: TestRun, pin_step: str) -> dict[str, Any] | None:
+    """"Pin this output": the re-run mocks the step with the output it recorded."""
+    if not pin_step:
+        return None
+    step = run.steps.filter(node_id=pin_step, iteration__isnull=True).first()
+    if step is None or step.output is None:
+        raise ParameterError([Problem("pin_step", f"Step '{pin_step}' has no output to pin.")])
+    return {"mocks": {**run.mocks, pin_step: step.output}}
+
+
+HISTORY_FILTERS = ("workflow", "status", "environment", "triggered_by", "since", "until")
+
+
+@login_required
+@require_GET
+def testrun_list(request: HttpRequest) -> HttpResponse:
+    filters = {key: request.GET.get(key, "").strip() for key in HISTORY_FILTERS}
+    runs = filter_runs(
+        runs_for(request.user).select_related("workflow", "workflow_version", "triggered_by"),
+        filters,
+    )
+    try:
+        page, next_cursor = keyset_page(runs, request.GET.get("cursor"), 25)
+    except CursorError:
+        page, next_cursor = keyset_page(runs, None, 25)
+    context = {
+        "runs": page,
+        "next_cursor": next_cursor,
+        "filters": filters,
+        "query_without_cursor": "&".join(f"{k}={v}" for k, v in filters.items() if v),
+        "workflows": workflows_for(request.user).order_by("name"),
+        "statuses": [s for s, _ in TestRun._meta.get_field("status").choices or []],
+        "sources": TestRun.Source.values,
+        "environments": sorted(set(runs_for(request.user).values_list("environment_name", flat=True).distinct()[:50])),
+        "nav": "testruns",
+        "has_filters": any(filters.values()),
+    }
+    template = "testruns/run_list.html"
+    if request.htmx and not request.htmx.boosted:
+        return render(request, template + "#results", context)
+    return render(request, template, context)
