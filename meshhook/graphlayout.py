@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-NODE_W, NODE_H = 176, 54
-GAP_X, GAP_Y = 64, 26
+NODE_W, NODE_H = 168, 54
+GAP_X, GAP_Y = 40, 22
 PAD = 16
 
 TYPE_ICONS = {
@@ -55,7 +55,7 @@ class LaidNode:
 
     @property
     def short_label(self) -> str:
-        return self.label if len(self.label) <= 22 else self.label[:21] + "…"
+        return self.label if len(self.label) <= 17 else self.label[:16] + "…"
 
 
 @dataclass
@@ -67,6 +67,7 @@ class LaidEdge:
     dashed: bool
     source: str
     target: str
+    bypass: bool = False
 
 
 @dataclass
@@ -127,15 +128,41 @@ def layout(definition: dict[str, Any], statuses: dict[str, str] | None = None) -
             status=(statuses or {}).get(node_id, ""),
         )
 
-    drawn = [_edge(laid[s], laid[t], str(e.get("when") or ""), False, s, t)
-             for e in edges for s, t in [(e["source"], e["target"])]]  # fmt: skip
-    drawn += [_edge(laid[s], laid[t], "each", True, s, t) for s, t in body_entries]
+    occupied = {(n.x, n.y) for n in laid.values()}
+    lane_y = max((n.y + NODE_H for n in laid.values()), default=0) + 18
+    drawn = [
+        _edge(laid[s], laid[t], str(e.get("when") or ""), False, s, t, occupied, lane_y)
+        for e in edges
+        for s, t in [(e["source"], e["target"])]
+    ]
+    drawn += [_edge(laid[s], laid[t], "each", True, s, t, occupied, lane_y)
+              for s, t in body_entries]  # fmt: skip
     width = max((n.x + NODE_W for n in laid.values()), default=0) + PAD
     height = max((n.y + NODE_H for n in laid.values()), default=0) + PAD
+    if any(edge.bypass for edge in drawn):
+        height = lane_y + PAD
     return GraphLayout(list(laid.values()), drawn, width, height)
 
 
-def _edge(a: LaidNode, b: LaidNode, label: str, dashed: bool, source: str, target: str) -> LaidEdge:
+def _edge(
+    a: LaidNode,
+    b: LaidNode,
+    label: str,
+    dashed: bool,
+    source: str,
+    target: str,
+    occupied: set[tuple[int, int]],
+    lane_y: int,
+) -> LaidEdge:
+    blocked = a.y == b.y and any(
+        (x, a.y) in occupied for x in range(a.x + NODE_W + GAP_X, b.x, NODE_W + GAP_X)
+    )
+    if blocked:
+        # A straight line would run through the nodes between; go round them underneath.
+        x1, x2 = a.cx, b.cx - 14
+        y1, y2 = a.y + NODE_H, b.y + NODE_H
+        path = f"M{x1},{y1} V{lane_y - 8} Q{x1},{lane_y} {x1 + 8},{lane_y} H{x2 - 8} Q{x2},{lane_y} {x2},{lane_y - 8} V{y2}"
+        return LaidEdge(path, label, (x1 + x2) // 2, lane_y - 5, dashed, source, target, True)
     x1, y1 = a.x + NODE_W, a.y + NODE_H // 2
     x2, y2 = b.x, b.y + NODE_H // 2
     if x2 <= x1:  # same column (loop body under its loop): go down from the bottom edge
@@ -145,4 +172,4 @@ def _edge(a: LaidNode, b: LaidNode, label: str, dashed: bool, source: str, targe
     else:
         bend = max(24, (x2 - x1) // 2)
         path = f"M{x1},{y1} C{x1 + bend},{y1} {x2 - bend},{y2} {x2},{y2}"
-    return LaidEdge(path, label, (x1 + x2) // 2, (y1 + y2) // 2 - 6, dashed, source, target)
+    return LaidEdge(path, label, (x1 + x2) // 2, (y1 + y2) // 2 - 6, dashed, source, target, False)

@@ -7,6 +7,7 @@ REDIS_URL to use PostgreSQL and a real Redis. See the configuration table in REA
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -122,8 +123,9 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
             },
-            # A file, not :memory:, so browser tests' server and worker see the test data.
-            "TEST": {"NAME": str(VAR_DIR / "test-meshhook.sqlite3")},
+            # A file, not :memory:, so the browser tests' server and worker processes (forked
+            # from the test process) see the test data; one per process so suites can overlap.
+            "TEST": {"NAME": str(VAR_DIR / f"test-meshhook-{os.getpid()}.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

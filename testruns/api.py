@@ -25,6 +25,7 @@ from meshhook.api.base import (
     json_response,
     query_int,
     reject_unknown_keys,
+    request_project,
     require_editor,
 )
 from meshhook.engine import parse_definition
@@ -134,7 +135,8 @@ def _list(request: ApiRequest) -> HttpResponse:
     runs = visible_runs(request)
     query = request.GET
     if query.get("project"):
-        runs = runs.filter(project__slug=query["project"])
+        # Unlike the other filters, naming a project you cannot see is a 404, as everywhere.
+        runs = runs.filter(project=request_project(request))
     if query.get("workflow"):
         runs = runs.filter(workflow__slug=query["workflow"])
     if query.get("status"):

@@ -11,7 +11,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import timedelta
@@ -86,11 +86,19 @@ def drive_run(run_id: str) -> None:
         close_old_connections()
 
 
-def jsonable(value: Any) -> Any:
-    """Engine values as plain JSON (dataclasses, tuples, bytes…) for JSONField columns."""
+def _plain(value: Any) -> Any:
     if is_dataclass(value) and not isinstance(value, type):
-        value = asdict(value)
-    return json.loads(json.dumps(value, default=str))
+        return asdict(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def jsonable(value: Any) -> Any:
+    """Engine values as plain JSON (dataclasses, mappings, tuples…) for JSONField columns."""
+    return json.loads(json.dumps(value, default=_plain))
 
 
 def finish_with_error(run_id: str, message: str) -> None:

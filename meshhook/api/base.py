@@ -94,12 +94,15 @@ def error_response(
 
 
 def api_endpoint(
-    *, methods: Sequence[str], auth: bool = True
+    *, methods: Sequence[str], auth: bool = True, body: bool = True
 ) -> Callable[
     [Callable[Concatenate[ApiRequest, P], HttpResponse]],
     Callable[Concatenate[HttpRequest, P], HttpResponse],
 ]:
-    """Method check, authentication, CSRF for sessions, JSON body, and error conversion."""
+    """Method check, authentication, CSRF for sessions, JSON body, and error conversion.
+
+    `auth=False` serves anonymous callers; `body=False` leaves the body unread.
+    """
     allowed = tuple(method.upper() for method in methods)
 
     def decorate(
@@ -107,7 +110,7 @@ def api_endpoint(
     ) -> Callable[Concatenate[HttpRequest, P], HttpResponse]:
         def wrapper(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
             try:
-                api_request = _prepare(request, allowed, auth)
+                api_request = _prepare(request, allowed, auth=auth, body=body)
                 return view(api_request, *args, **kwargs)
             except ApiError as exc:
                 return error_response(exc.status, exc.message, exc.problems, exc.headers)
@@ -139,7 +142,9 @@ def api_endpoint(
     return decorate
 
 
-def _prepare(request: HttpRequest, allowed: tuple[str, ...], auth: bool) -> ApiRequest:
+def _prepare(
+    request: HttpRequest, allowed: tuple[str, ...], *, auth: bool, body: bool
+) -> ApiRequest:
     method = (request.method or "GET").upper()
     if method not in allowed:
         raise ApiError(
@@ -152,7 +157,7 @@ def _prepare(request: HttpRequest, allowed: tuple[str, ...], auth: bool) -> ApiR
     api_request.json = None
     if auth:
         _authenticate(api_request)
-    if method in BODY_METHODS:
+    if body and method in BODY_METHODS:
         api_request.json = _parse_body(request)
     return api_request
 

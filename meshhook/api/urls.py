@@ -16,7 +16,7 @@ from testruns import api as testruns
 app_name = "api"
 
 
-@api_endpoint(methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"], auth=False)
+@api_endpoint(methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"], auth=False, body=False)
 def not_found(request: ApiRequest, rest: str = "") -> HttpResponse:
     raise ApiError(404, f"No API endpoint at {request.path}; see /api/openapi.json.")
 

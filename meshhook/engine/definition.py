@@ -11,7 +11,7 @@ from .graph import build_graph, check_cycles, check_parents, find_trigger, parse
 from .limits import DEFAULT_LIMITS, Limits, describe_bytes
 from .model import NODE_TYPES, Node, OnError, RetryPolicy, Workflow, WorkflowSettings
 from .node_configs import Checking, check_config, integer_between, is_int
-from .problems import DefinitionError, Problems, child_path, describe_type
+from .problems import DefinitionError, Problems, child_path, describe_type, show_value
 
 SCHEMA_VERSION = 1
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
@@ -82,7 +82,7 @@ def _parse_document(
     if version != SCHEMA_VERSION or not is_int(version):
         problems.add(
             "schema_version",
-            f"schema_version must be {SCHEMA_VERSION}, got {_describe_value(version)}",
+            f"schema_version must be {SCHEMA_VERSION}, got {show_value(version)}",
         )
     name = _text(document, "name", "name", problems, required=True)
     slug = document.get("slug")
@@ -90,7 +90,7 @@ def _parse_document(
         problems.add(
             "slug",
             "slug must be 1-64 lowercase letters, digits or dashes, starting with a letter "
-            f"or digit; got {_describe_value(slug)}",
+            f"or digit; got {show_value(slug)}",
         )
     description = _text(document, "description", "description", problems, required=False)
     settings = _parse_settings(document.get("settings"), problems)
@@ -129,16 +129,6 @@ def _parse_document(
     )
 
 
-def _describe_value(value: Any) -> str:
-    if isinstance(value, str):
-        return repr(value[:40])
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool | int | float):
-        return json.dumps(value)
-    return describe_type(value)
-
-
 def _text(
     holder: dict[str, Any], key: str, path: str, problems: Problems, *, required: bool
 ) -> str | None:
@@ -147,7 +137,7 @@ def _text(
         return None
     if not isinstance(value, str) or (required and not value.strip()):
         what = "a non-empty string" if required else "a string"
-        problems.add(path, f"{key} must be {what}, got {_describe_value(value)}")
+        problems.add(path, f"{key} must be {what}, got {show_value(value)}")
         return None
     if len(value) > MAX_NAME_LENGTH and key != "description":
         problems.add(path, f"{key} is longer than {MAX_NAME_LENGTH} characters")
@@ -198,8 +188,7 @@ def _parse_retry(raw: Any, base: RetryPolicy, path: str, problems: Problems) -> 
             if not number or not 1 <= value <= 10:
                 problems.add(
                     key_path,
-                    "backoff_multiplier must be a number from 1 to 10, "
-                    f"got {_describe_value(value)}",
+                    f"backoff_multiplier must be a number from 1 to 10, got {show_value(value)}",
                 )
         elif key == "retryable_status_codes":
             codes_ok = isinstance(value, list) and all(
@@ -223,7 +212,7 @@ def _parse_nodes(
     raw: Any, settings: WorkflowSettings, problems: Problems, limits: Limits
 ) -> tuple[list[Node], dict[str, int]] | None:
     if not isinstance(raw, list):
-        problems.add("nodes", f"nodes must be an array, got {_describe_value(raw)}")
+        problems.add("nodes", f"nodes must be an array, got {show_value(raw)}")
         return None
     if len(raw) > limits.max_nodes:
         problems.add("nodes", f"{len(raw)} nodes, over the limit of {limits.max_nodes}")
@@ -260,15 +249,14 @@ def _parse_node(
     if not valid_id:
         problems.add(
             f"{path}.id",
-            f"id must be 1-64 letters, digits, '_' or '-'; got {_describe_value(node_id)}",
+            f"id must be 1-64 letters, digits, '_' or '-'; got {show_value(node_id)}",
         )
     node_type = item.get("type")
     known_type = isinstance(node_type, str) and node_type in NODE_TYPES
     if not known_type:
         problems.add(
             f"{path}.type",
-            f"unknown node type {_describe_value(node_type)}; expected one of "
-            + ", ".join(NODE_TYPES),
+            f"unknown node type {show_value(node_type)}; expected one of " + ", ".join(NODE_TYPES),
         )
     label = _text(item, "label", f"{path}.label", problems, required=False)
     compiled = (
@@ -297,7 +285,7 @@ def _parse_node(
     if on_error not in ("fail", "continue"):
         problems.add(
             f"{path}.on_error",
-            f'on_error must be "fail" or "continue", got {_describe_value(on_error)}',
+            f'on_error must be "fail" or "continue", got {show_value(on_error)}',
         )
     parent = item.get("parent")
     if parent is not None and not isinstance(parent, str):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -181,8 +181,3 @@ def run_workflow(
         outcome = execute_step(workflow, plan.next_node, state, ctx)
         outcomes.append(outcome)
         state = state.with_record(plan.next_node, outcome.record())
-
-
-def records_in_order(workflow: Workflow, records: Mapping[str, StepRecord]) -> list[str]:
-    """Recorded top-level node ids in topological order (handy for reports)."""
-    return [node_id for node_id in workflow.top_level_order if node_id in records]

@@ -72,12 +72,11 @@ def encode_body(value: Any, headers: dict[str, str]) -> bytes | None:
 
 
 def _reason(status: int, given: str) -> str:
-    if given:
-        return given
+    # Servers disagree on case ("NOT FOUND"); the standard phrase reads the same everywhere.
     try:
         return HTTPStatus(status).phrase
     except ValueError:
-        return ""
+        return given
 
 
 def _describe_error(exc: Exception, timeout_s: float) -> str:
@@ -139,6 +138,13 @@ class Sender:
                 if not retryable or attempt >= retry.max_attempts:
                     break
                 delay_s = self._backoff_s(attempt, response)
+                remaining = self.ctx.remaining_s()
+                if remaining is not None and remaining <= delay_s:
+                    noun = "attempt" if attempt == 1 else "attempts"
+                    raise StepFailure(
+                        f"run timeout reached after {attempt} {noun} of {request.method} "
+                        f"{request.url}; the last one: {problem}"
+                    )
                 self.call.log.log(
                     "warning",
                     f"Retrying in {delay_s:.1f} s (attempt {attempt + 1} of "
@@ -166,7 +172,7 @@ class Sender:
         return delay_ms / 1000
 
     def _attempt(self, client: httpx.Client, attempt: int) -> tuple[_Response | None, str]:
-        """One attempt, redirects included: (response, "") or (None, what went wrong)."""
+        """One attempt, redirects included: (response, its status line) or (None, the error)."""
         self.ctx.check_running()
         method, url = self.request.method, self.request.url
         headers = {"User-Agent": USER_AGENT, **self.request.headers}
@@ -176,6 +182,9 @@ class Sender:
                 self.ctx.policy.check(url)
             except PolicyViolation as exc:
                 raise StepFailure(exc.message) from exc
+            except Exception as exc:
+                # e.g. DNS failing inside the policy: still the user's problem to see, not a crash.
+                raise StepFailure(f"the outbound policy could not check {url}: {exc}") from exc
             timeout_s = self._timeout_s()
             try:
                 response = self._exchange(client, method, url, headers, content, timeout_s, attempt)

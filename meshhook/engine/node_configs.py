@@ -6,7 +6,6 @@ Each checker validates one value and returns its compiled form (a template tree,
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from typing import Any
 
 from .expressions import ExpressionError, compile_expression
 from .limits import Limits
-from .problems import Problems, child_path, describe_type
+from .problems import Problems, child_path, describe_type, show_value
 from .templates import compile_template
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -45,7 +44,7 @@ def _template(value: Any, checking: Checking) -> Any:
 
 def _template_string(value: Any, checking: Checking) -> Any:
     if not isinstance(value, str) or not value.strip():
-        checking.problems.add(checking.path, f"must be a non-empty string, got {_show(value)}")
+        checking.problems.add(checking.path, f"must be a non-empty string, got {show_value(value)}")
         return value
     return _template(value, checking)
 
@@ -56,9 +55,7 @@ def _string_map(scalars_allowed: bool) -> Checker:
             checking.problems.add(checking.path, f"must be an object, got {describe_type(value)}")
             return {}
         for key, item in value.items():
-            ok = isinstance(item, str) or (
-                scalars_allowed and isinstance(item, int | float | bool) and item is not None
-            )
+            ok = isinstance(item, str) or (scalars_allowed and isinstance(item, int | float))
             if not ok:
                 expected = "a string, number or boolean" if scalars_allowed else "a string"
                 checking.problems.add(
@@ -86,7 +83,9 @@ def _choice(*choices: str) -> Checker:
     def check(value: Any, checking: Checking) -> Any:
         if value not in choices or not isinstance(value, str):
             listed = ", ".join(choices)
-            checking.problems.add(checking.path, f"must be one of {listed}; got {_show(value)}")
+            checking.problems.add(
+                checking.path, f"must be one of {listed}; got {show_value(value)}"
+            )
         return value
 
     return check
@@ -94,7 +93,7 @@ def _choice(*choices: str) -> Checker:
 
 def _boolean(value: Any, checking: Checking) -> Any:
     if not isinstance(value, bool):
-        checking.problems.add(checking.path, f"must be true or false, got {_show(value)}")
+        checking.problems.add(checking.path, f"must be true or false, got {show_value(value)}")
     return value
 
 
@@ -102,7 +101,7 @@ def integer_between(low: int, high: int) -> Checker:
     def check(value: Any, checking: Checking) -> Any:
         if not is_int(value) or not low <= value <= high:
             checking.problems.add(
-                checking.path, f"must be an integer from {low} to {high}, got {_show(value)}"
+                checking.path, f"must be an integer from {low} to {high}, got {show_value(value)}"
             )
         return value
 
@@ -116,7 +115,7 @@ def _loop_max_items(value: Any, checking: Checking) -> Any:
 def _pattern(regex: re.Pattern[str], what: str) -> Checker:
     def check(value: Any, checking: Checking) -> Any:
         if not isinstance(value, str) or not regex.fullmatch(value):
-            checking.problems.add(checking.path, f"must be {what}, got {_show(value)}")
+            checking.problems.add(checking.path, f"must be {what}, got {show_value(value)}")
         return value
 
     return check
@@ -124,16 +123,6 @@ def _pattern(regex: re.Pattern[str], what: str) -> Checker:
 
 def is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, str):
-        return repr(value) if len(value) <= 40 else repr(value[:40] + "…")
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool | int | float):
-        return json.dumps(value)
-    return describe_type(value)
 
 
 @dataclass(frozen=True)

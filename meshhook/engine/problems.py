@@ -50,6 +50,17 @@ class Problems:
         return bool(self.items)
 
 
+def show_value(value: object) -> str:
+    """A value as a problem message quotes it: short strings in quotes, missing as 'nothing'."""
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 40 else repr(value[:40] + "…")
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool | int | float):
+        return json.dumps(value)
+    return describe_type(value)
+
+
 def describe_type(value: object) -> str:
     if value is None:
         return "null"

@@ -117,16 +117,6 @@ def compile_template(
     return value
 
 
-def has_templates(compiled: Any) -> bool:
-    if isinstance(compiled, TemplateString):
-        return True
-    if isinstance(compiled, dict):
-        return any(has_templates(item) for item in compiled.values())
-    if isinstance(compiled, list):
-        return any(has_templates(item) for item in compiled)
-    return False
-
-
 def _as_text(value: Any) -> str:
     if value is None:
         return ""

@@ -15,8 +15,13 @@ from django.test import Client
 from rq import Queue
 
 from meshhook.models import Membership, Project, Workflow
-from tests.api.factories import add_member, make_project_with_member, make_token, make_user
-from tests.api.factories import make_workflow
+from tests.api.factories import (
+    add_member,
+    make_project_with_member,
+    make_token,
+    make_user,
+    make_workflow,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -65,6 +70,9 @@ def send(client: Client, method: str, url: str, body: Any = None, **extra: Any) 
     kwargs: dict[str, Any] = {}
     if body is not None:
         kwargs = {"data": json.dumps(body), "content_type": "application/json"}
+    elif method.upper() in ("POST", "PUT", "PATCH"):
+        # What `curl -X POST` sends; the test client would otherwise send an empty multipart form.
+        kwargs = {"data": b"", "content_type": "application/json"}
     response = getattr(client, method.lower())(url, **kwargs, **extra)
     response.data = json.loads(response.content) if response.content else None
     return response
@@ -76,7 +84,8 @@ def assert_error(response: Any, status: int, *paths: str) -> None:
     assert response["Content-Type"].startswith("application/json")
     data = json.loads(response.content)
     assert set(data) == {"error", "errors"}
-    assert isinstance(data["error"], str) and data["error"]
+    assert isinstance(data["error"], str)
+    assert data["error"]
     assert data["errors"], data
     assert all(set(item) == {"path", "message"} for item in data["errors"])
     if paths:

@@ -45,8 +45,11 @@ def definition(slug: str = "lead-flow", **changes: Any) -> dict[str, Any]:
     return document
 
 
-def make_user(username: str | None = None, password: str = "pw-for-tests-1") -> User:
-    """A user; the post_save signal gives them a personal project with a `local` environment."""
+def make_user(username: str | None = None, password: str | None = None) -> User:
+    """A user; the post_save signal gives them a personal project with a `local` environment.
+
+    No password by default: tests log in with force_login or tokens, and hashing is slow.
+    """
     return User.objects.create_user(username or f"user{next(_counter)}", password=password)
 
 

@@ -349,3 +349,17 @@ def test_template_transform_output_and_resolved_config() -> None:
     _, records, outcomes = run(workflow, {"n": 2})
     assert records["t"].output == {"n": 2, "list": [2, 1]}
     assert outcomes[1].resolved_config == {"template": {"n": 2, "list": [2, 1]}}
+
+
+def test_a_forty_step_chain_runs_every_step_in_order() -> None:
+    ids = [f"t{index}" for index in range(40)]
+    nodes = [trigger()] + [
+        template(node_id, {"n": "{{ n }}", "at": node_id})
+        if index % 2
+        else transform(node_id, "body || @")
+        for index, node_id in enumerate(ids)
+    ]
+    workflow = build(nodes, chain("hook", *ids))
+    result, _, outcomes = run(workflow, {"n": 1})
+    assert [o.node_id for o in outcomes] == ["hook", *ids]
+    assert result.output == {"n": 1, "at": "t39"}

@@ -244,3 +244,24 @@ def test_log_line_cap_drops_the_rest_with_one_warning() -> None:
         "line 1",
         "More than 2 log lines; the rest are dropped.",
     ]
+
+
+def test_an_input_expression_that_fails_fails_the_step() -> None:
+    workflow = build(
+        [trigger(), transform("a", input="length(steps.hook.output.body)")], chain("hook", "a")
+    )
+    _, records, _ = run(workflow, 5)
+    assert records["a"].error is not None
+    assert records["a"].error.startswith(
+        "input: expression 'length(steps.hook.output.body)' failed"
+    )
+
+
+def test_output_that_is_not_json_fails_the_step() -> None:
+    workflow = build([trigger(), transform("a", "body")], chain("hook", "a"))
+    state = RunState(
+        run=RunInput(payload=None), steps={"hook": StepRecord("succeeded", {"body": {1, 2}})}
+    )
+    outcome = execute_step(workflow, "a", state, ExecutionContext())
+    assert outcome.error is not None
+    assert outcome.error.startswith("output is not JSON")

@@ -551,3 +551,73 @@ def test_templates_may_contain_jmespath_braces_and_quotes() -> None:
         chain("hook", "t"),
     )
     assert parse_definition(raw).node("t").compiled["template"].whole is not None
+
+
+MORE_CASES: list[tuple[str, Any, str, str]] = [
+    (
+        "edge-id-duplicate",
+        definition(
+            [trigger(), transform("a"), transform("b")],
+            [
+                {"source": "hook", "target": "a", "id": "e"},
+                {"source": "a", "target": "b", "id": "e"},
+            ],
+        ),
+        "edges[1].id",
+        "duplicate edge id 'e'",
+    ),
+    (
+        "edge-id-invalid",
+        definition([trigger(), transform("a")], [{"source": "hook", "target": "a", "id": 3}]),
+        "edges[0].id",
+        "non-empty string",
+    ),
+    (
+        "http-headers-not-object",
+        with_node(http(headers=["a"])),
+        "nodes[1].config.headers",
+        "must be an object",
+    ),
+    (
+        "http-query-values",
+        with_node(http(query={"a": [1]})),
+        "nodes[1].config.query.a",
+        "string, number or boolean",
+    ),
+    (
+        "expression-not-string",
+        with_node(transform("t", config={"expression": 5})),
+        "nodes[1].config.expression",
+        "JMESPath expression string",
+    ),
+    (
+        "xml-root",
+        with_node({"id": "x", "type": "xml_json_transform", "config": {"root": "1bad"}}),
+        "nodes[1].config.root",
+        "XML element name",
+    ),
+    (
+        "template-string-too-long-expression",
+        with_node(http(url="{{ " + "a" * 2001 + " }}")),
+        "nodes[1].config.url",
+        "over the limit",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "path", "fragment"),
+    [case[1:] for case in MORE_CASES],
+    ids=[case[0] for case in MORE_CASES],
+)
+def test_more_problems_are_reported_at_their_json_path(raw: Any, path: str, fragment: str) -> None:
+    test_problem_is_reported_at_its_json_path(raw, path, fragment)
+
+
+def test_escaped_quotes_inside_template_expressions() -> None:
+    raw = definition(
+        [trigger(), transform("t", config={"template": "{{ 'it\\'s }}' }}"})], chain("hook", "t")
+    )
+    compiled = parse_definition(raw).node("t").compiled["template"]
+    assert compiled.whole is not None
+    assert compiled.whole.source == "'it\\'s }}'"

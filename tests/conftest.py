@@ -1,0 +1,34 @@
+"""Fixtures shared by the whole suite: the real `testruns` queue and a burst worker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import django_rq
+import pytest
+from rq import Queue
+from rq.worker import SimpleWorker
+
+
+@pytest.fixture
+def run_queue() -> Iterator[Queue]:
+    """The real `testruns` queue in Redis, empty before and after the test."""
+    queue = django_rq.get_queue("testruns")
+    queue.empty()
+    yield queue
+    queue.empty()
+
+
+@pytest.fixture
+def drain(run_queue: Queue) -> Callable[[], int]:
+    """Run every queued job with a burst worker in this process; returns how many ran."""
+
+    def work() -> int:
+        ran = 0
+        while run_queue.count:
+            ran += run_queue.count
+            worker = SimpleWorker([run_queue], connection=run_queue.connection)
+            worker.work(burst=True, with_scheduler=False)
+        return ran
+
+    return work
