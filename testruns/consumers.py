@@ -15,24 +15,38 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
+from meshhook.services.projects import membership_for
 from testruns.eventlog import run_group
 from testruns.presenters import run_context
 from testruns.queries import user_can_view_run
-from testruns.models import TestRun
+from testruns.models import RunEvent, TestRun
 
 FORBIDDEN = 4403
 MAX_EVENTS_PER_MESSAGE = 500
 
 
-def render_update(run_id: str, after: int) -> tuple[str, int]:
-    """The fragments for events after `after` (and the run's current state)."""
-    run = TestRun.objects.select_related("workflow", "workflow_version", "triggered_by",
-                                         "source_run").get(pk=run_id)  # fmt: skip
-    context = run_context(run, events_after=after)
-    events = context["events"][:MAX_EVENTS_PER_MESSAGE]
+def can_control(user: Any, run_id: str) -> bool:
+    run = TestRun.objects.select_related("project").get(pk=run_id)
+    membership = membership_for(user, run.project)
+    return membership is not None and membership.can_edit
+
+
+def render_update(run_id: str, after: int, *, controls: bool) -> tuple[str, int]:
+    """The fragments for events after `after`, with the run's state as of after them."""
+    # Events first, state second: the state drawn is then at least as new as the last
+    # line sent, so a commit landing between the two reads can never leave a stale step.
+    events = list(
+        RunEvent.objects.filter(run_id=run_id, seq__gt=after).order_by("seq")[
+            :MAX_EVENTS_PER_MESSAGE
+        ]
+    )
     if not events:
         return "", after
+    run = TestRun.objects.select_related("workflow", "workflow_version", "triggered_by",
+                                         "source_run").get(pk=run_id)  # fmt: skip
+    context = run_context(run, events_after=None)
     context["events"] = events
+    context["can_control"] = controls
     html = render_to_string("testruns/run_detail.html#live_update", context)
     return html, events[-1].seq
 
@@ -43,6 +57,7 @@ class TestRunConsumer(AsyncWebsocketConsumer):
     run_id: str
     group: str
     last_sent: int | None
+    controls: bool
 
     async def connect(self) -> None:
         self.run_id = str(self.scope["url_route"]["kwargs"]["run_id"])
@@ -52,6 +67,7 @@ class TestRunConsumer(AsyncWebsocketConsumer):
         if user is None or not await database_sync_to_async(user_can_view_run)(user, self.run_id):
             await self.close(code=FORBIDDEN)
             return
+        self.controls = await database_sync_to_async(can_control)(user, self.run_id)
         self.group = run_group(self.run_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
 
@@ -78,7 +94,9 @@ class TestRunConsumer(AsyncWebsocketConsumer):
     async def send_pending(self) -> None:
         assert self.last_sent is not None
         while True:
-            html, last = await database_sync_to_async(render_update)(self.run_id, self.last_sent)
+            html, last = await database_sync_to_async(render_update)(
+                self.run_id, self.last_sent, controls=self.controls
+            )
             if not html:
                 return
             await self.send(text_data=html)

@@ -242,3 +242,25 @@ def rerun(
 
 def mark_changed(run_id: Any) -> None:
     publish_on_commit(run_id)
+
+
+def toggle_breakpoint(run: TestRun, node_id: str) -> TestRun:
+    """Set or clear a breakpoint on a run that has not finished (clicked on its graph)."""
+    with transaction.atomic():
+        current = TestRun.objects.select_for_update().get(pk=run.pk)
+        if current.is_finished:
+            raise RunStateError(f"The run is already {current.status}.")
+        if node_id not in current.steps.values_list("node_id", flat=True):
+            raise ParameterError([Problem("node", f"No node '{node_id}' in this run.")])
+        breakpoints = list(current.breakpoints)
+        if node_id in breakpoints:
+            breakpoints.remove(node_id)
+            message = f"Breakpoint removed from '{node_id}'."
+        else:
+            breakpoints.append(node_id)
+            message = f"Breakpoint set on '{node_id}'."
+        TestRun.objects.filter(pk=run.pk).update(breakpoints=breakpoints)
+        append_events(run.id, [NewEvent("log", message, node_id=node_id,
+                                        data={"breakpoints": breakpoints})])  # fmt: skip
+    run.refresh_from_db()
+    return run

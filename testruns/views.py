@@ -20,7 +20,15 @@ from testruns.parameters import ParameterError, parse_headers_text, validate_par
 from testruns.presenters import pretty_json, run_context
 from testruns.queries import CursorError, filter_runs, keyset_page, run_for_user_or_404, runs_for
 from testruns.samples import sample_for
-from testruns.services import RunStateError, cancel_run, override_next_input, rerun, resume_run, start_test_run
+from testruns.services import (
+    RunStateError,
+    cancel_run,
+    override_next_input,
+    rerun,
+    resume_run,
+    start_test_run,
+    toggle_breakpoint,
+)
 
 
 def _prefill(workflow: Workflow, source: TestRun | None) -> dict[str, Any]:
@@ -166,6 +174,8 @@ def testrun_action(request: HttpRequest, run_id: str, action: str) -> HttpRespon
             )  # fmt: skip
             url = reverse("testrun_detail", args=[new_run.id])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+        elif action == "toggle-breakpoint":
+            toggle_breakpoint(run, request.POST.get("node", ""))
         elif action == "override-input":
             override_next_input(run, run.paused_before, json.loads(request.POST.get("input", "")))
         else:

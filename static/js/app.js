@@ -92,17 +92,20 @@
   }
   // The socket tells the server which events the page already has, on every (re)connect,
   // so the server sends exactly the missing ones.
+  var retries = 0;
   document.addEventListener("htmx:wsOpen", function (e) {
+    retries = 0;
     e.detail.socketWrapper.send(JSON.stringify({ after: lastSeq() }), e.target);
     setLive(true);
   });
   document.addEventListener("htmx:wsClose", function (e) {
     setLive(false);
     var code = e.detail.event.code;
-    // htmx reconnects on 1006/1011/1012/1013 itself; other drops (not a normal close,
-    // not "forbidden") are reconnected here.
-    if ([1000, 1006, 1011, 1012, 1013, 4403].indexOf(code) < 0) {
-      setTimeout(function () { e.detail.socketWrapper.reconnect(); }, 300);
+    // htmx itself reconnects after 1006/1011/1012/1013; 4403 means "not yours". Any
+    // other drop is reconnected here, backing off, for as long as the page is open.
+    if ([1006, 1011, 1012, 1013, 4403].indexOf(code) < 0) {
+      var delay = Math.min(10000, 300 * Math.pow(2, retries++));
+      setTimeout(function () { e.detail.socketWrapper.reconnect(); }, delay);
     }
   });
   function setLive(on) {

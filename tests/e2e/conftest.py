@@ -1,0 +1,149 @@
+"""Browser tests: a real daphne server and a real test-run worker, forked from the test
+process so they share its test database, driven by Debian's Chromium through Playwright."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connections
+
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+# Playwright's sync API keeps an event loop on the main thread; the test's own ORM calls
+# are still synchronous and safe.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/e2e/" in str(item.path):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> Path:
+    if not CHROMIUM.exists():
+        message = f"Chromium is missing at {CHROMIUM}: install Debian's `chromium` package."
+        if os.environ.get("CI"):
+            pytest.fail(message + " Browser tests must run in CI.")
+        pytest.skip(message)
+    return CHROMIUM
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _serve(port: int, ready: Any) -> None:
+    from daphne.server import Server
+
+    from meshhook.asgi import application
+
+    server = Server(
+        application=application,
+        endpoints=[f"tcp:port={port}:interface=127.0.0.1"],
+        signal_handlers=False,
+        ready_callable=ready.set,
+    )
+    server.run()
+
+
+def _work() -> None:
+    import django_rq
+    from rq.worker import SimpleWorker
+
+    queue = django_rq.get_queue("testruns")
+    SimpleWorker([queue], connection=queue.connection).work(with_scheduler=False)
+
+
+@pytest.fixture(scope="session")
+def console_server(django_db_setup: Any, django_db_blocker: Any) -> Iterator[str]:
+    """http://127.0.0.1:<port> of a daphne + worker pair on the test database."""
+    context = multiprocessing.get_context("fork")
+    port = _free_port()
+    ready = context.Event()
+    server = context.Process(target=_serve, args=(port, ready), daemon=True)
+    worker = context.Process(target=_work, daemon=True)
+    # Forked while the database is unblocked, so the children may use it; with no open
+    # connection, so they never share the parent's sockets.
+    with django_db_blocker.unblock():
+        connections.close_all()
+        server.start()
+        worker.start()
+    if not ready.wait(timeout=30):
+        server.kill()
+        raise RuntimeError("The test server did not start.")
+    yield f"http://127.0.0.1:{port}"
+    for process in (worker, server):
+        process.terminate()
+        process.join(timeout=10)
+
+
+@pytest.fixture
+def console(console_server: str, transactional_db: Any, run_queue: Any) -> str:
+    """The server URL, with the demo user, project, environments and workflows loaded."""
+    from meshhook.demo import load_demo
+
+    port = int(console_server.rsplit(":", 1)[1])
+    load_demo(port=port)
+    return console_server
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: Path) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium_path),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--disable-sync"],
+        )  # fmt: skip
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any, console: str) -> Iterator[Any]:
+    context = browser.new_context(base_url=console, viewport={"width": 1440, "height": 1000})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def login(page: Any) -> Callable[..., Any]:
+    def log_in(username: str = "demo", password: str = "demo") -> Any:
+        page.goto("/login/")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url("**/workflows/")
+        return page
+
+    return log_in
+
+
+@pytest.fixture
+def screenshot(request: pytest.FixtureRequest) -> Callable[[Any, str], None]:
+    """Save a full-page screenshot under test-artifacts/ for people to look at."""
+    folder = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+    def take(page: Any, name: str) -> None:
+        folder.mkdir(exist_ok=True)
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+    return take
+
+
