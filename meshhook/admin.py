@@ -37,6 +37,16 @@ def pretty_json(value: Any) -> SafeString:
     )
 
 
+def json_field(name: str, description: str) -> Any:
+    """A read-only admin column/field showing the JSON in `name` pretty-printed."""
+
+    @admin.display(description=description)
+    def display(model_admin: Any, obj: Any) -> SafeString:
+        return pretty_json(getattr(obj, name))
+
+    return display
+
+
 def problem_messages(problems: list[Problem]) -> list[str]:
     return [f"{problem.path}: {problem.message}" for problem in problems]
 
@@ -400,9 +410,7 @@ class WorkflowVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return LeanChangeList
 
-    @admin.display(description="Definition")
-    def definition_display(self, obj: WorkflowVersion) -> SafeString:
-        return pretty_json(obj.definition)
+    definition_display = json_field("definition", "Definition")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -85,20 +85,21 @@ def layout(definition: dict[str, Any], statuses: dict[str, str] | None = None) -
     nodes = [n for n in definition.get("nodes", []) if isinstance(n, dict)]
     order = {n["id"]: i for i, n in enumerate(nodes)}
     edges = [
-        e for e in definition.get("edges", [])
+        e
+        for e in definition.get("edges", [])
         if isinstance(e, dict) and e.get("source") in order and e.get("target") in order
-    ]  # fmt: skip
+    ]
     parents = {n["id"]: n.get("parent") for n in nodes}
     # Loop bodies are reached from their loop by a dashed "each item" edge.
-    body_entries = [
-        (parent, n["id"])
+    body_entries: list[tuple[str, str]] = [
+        (str(parent), n["id"])
         for n in nodes
         if (parent := n.get("parent")) in order
         and not any(e["target"] == n["id"] for e in edges if parents.get(e["source"]) == parent)
     ]
     links = [(e["source"], e["target"]) for e in edges] + body_entries
 
-    column = {node_id: 0 for node_id in order}
+    column = dict.fromkeys(order, 0)
     for _ in range(len(order)):  # longest path by relaxation; validated graphs are acyclic
         changed = False
         for source, target in links:
@@ -135,8 +136,9 @@ def layout(definition: dict[str, Any], statuses: dict[str, str] | None = None) -
         for e in edges
         for s, t in [(e["source"], e["target"])]
     ]
-    drawn += [_edge(laid[s], laid[t], "each", True, s, t, occupied, lane_y)
-              for s, t in body_entries]  # fmt: skip
+    drawn += [
+        _edge(laid[s], laid[t], "each", True, s, t, occupied, lane_y) for s, t in body_entries
+    ]
     width = max((n.x + NODE_W for n in laid.values()), default=0) + PAD
     height = max((n.y + NODE_H for n in laid.values()), default=0) + PAD
     if any(edge.bypass for edge in drawn):
@@ -161,7 +163,10 @@ def _edge(
         # A straight line would run through the nodes between; go round them underneath.
         x1, x2 = a.cx, b.cx - 14
         y1, y2 = a.y + NODE_H, b.y + NODE_H
-        path = f"M{x1},{y1} V{lane_y - 8} Q{x1},{lane_y} {x1 + 8},{lane_y} H{x2 - 8} Q{x2},{lane_y} {x2},{lane_y - 8} V{y2}"
+        path = (
+            f"M{x1},{y1} V{lane_y - 8} Q{x1},{lane_y} {x1 + 8},{lane_y} "
+            f"H{x2 - 8} Q{x2},{lane_y} {x2},{lane_y - 8} V{y2}"
+        )
         return LaidEdge(path, label, (x1 + x2) // 2, lane_y - 5, dashed, source, target, True)
     x1, y1 = a.x + NODE_W, a.y + NODE_H // 2
     x2, y2 = b.x, b.y + NODE_H // 2

@@ -27,7 +27,7 @@ class Project(models.Model):
         on_delete=models.CASCADE,
         related_name="personal_project",
     )
-    members = models.ManyToManyField(
+    members: models.ManyToManyField[Any, Any] = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
     )
     created_at = models.DateTimeField(default=timezone.now)

@@ -115,7 +115,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "meshhook.sqlite3",
+            "NAME": str(VAR_DIR / "meshhook.sqlite3"),
             # WAL lets the web process read while the worker writes; IMMEDIATE plus the
             # busy timeout turns lock contention into a short wait instead of an error.
             "OPTIONS": {

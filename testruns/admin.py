@@ -27,7 +27,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from meshhook.admin import CappedInlineFormSet, LeanChangeList, ReadOnlyInline, pretty_json
+from meshhook.admin import CappedInlineFormSet, LeanChangeList, ReadOnlyInline, json_field
 from meshhook.engine import DefinitionError
 from meshhook.models import Environment, Workflow
 from testruns.models import ACTIVE_STATUSES, RunEvent, StepRun, TestRun
@@ -173,6 +173,17 @@ class StepRunInline(ReadOnlyInline):
         )
 
 
+RUN_FIELDS = (
+    "id status_display project workflow workflow_version environment_name mode "
+    "triggered_by_display source_run from_step error"
+).split()
+# Computed fields; everything else is read-only because nothing here may change a run.
+RUN_DISPLAYS = (
+    "id status_display triggered_by_display duration_display payload_display "
+    "headers_display mocks_display summary_display result_display event_log"
+).split()
+
+
 @admin.register(TestRun)
 class TestRunAdmin(ReadOnlyAdmin):
     list_display = [
@@ -198,44 +209,18 @@ class TestRunAdmin(ReadOnlyAdmin):
     inlines = [StepRunInline]
     actions = ["cancel_runs", "rerun_runs", "export_runs"]
     fieldsets = [
-        (
-            None,
-            {
-                "fields": [
-                    "id",
-                    "status_display",
-                    "project",
-                    "workflow",
-                    "workflow_version",
-                    "environment_name",
-                    "mode",
-                    "triggered_by_display",
-                    "source_run",
-                    "from_step",
-                    "error",
-                ]
-            },
-        ),
+        (None, {"fields": RUN_FIELDS}),
         ("Timing", {"fields": ["created_at", "started_at", "completed_at", "duration_display"]}),
-        (
-            "Parameters",
-            {"fields": ["payload_display", "headers_display", "breakpoints", "mocks_display"]},
-        ),
+        ("Parameters", {"fields": ["payload_display", "headers_display", "breakpoints"]}),
+        (None, {"fields": ["mocks_display"]}),
         ("Result", {"fields": ["summary_display", "result_display"]}),
         ("Event log", {"fields": ["event_log"]}),
     ]
-    readonly_fields = [
-        "id",
-        "status_display",
-        "triggered_by_display",
-        "duration_display",
-        "payload_display",
-        "headers_display",
-        "mocks_display",
-        "summary_display",
-        "result_display",
-        "event_log",
-    ]
+    readonly_fields = RUN_DISPLAYS
+    payload_display = json_field("payload", "Payload")
+    headers_display = json_field("headers", "Headers")
+    mocks_display = json_field("mocks", "Mocks")
+    result_display = json_field("result", "Result")
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[TestRun], search_term: str
@@ -278,22 +263,6 @@ class TestRunAdmin(ReadOnlyAdmin):
     def summary_display(self, obj: TestRun) -> str:
         counts = f"{obj.succeeded_count}/{obj.failed_count}/{obj.skipped_count}"
         return f"{counts} of {obj.total_steps}"
-
-    @admin.display(description="Payload")
-    def payload_display(self, obj: TestRun) -> SafeString:
-        return pretty_json(obj.payload)
-
-    @admin.display(description="Headers")
-    def headers_display(self, obj: TestRun) -> SafeString:
-        return pretty_json(obj.headers)
-
-    @admin.display(description="Mocks")
-    def mocks_display(self, obj: TestRun) -> SafeString:
-        return pretty_json(obj.mocks)
-
-    @admin.display(description="Result")
-    def result_display(self, obj: TestRun) -> SafeString:
-        return pretty_json(obj.result)
 
     @admin.display(description="Events")
     def event_log(self, obj: TestRun) -> SafeString:
@@ -391,81 +360,48 @@ class TestRunAdmin(ReadOnlyAdmin):
         return response
 
 
-@admin.register(StepRun)
-class StepRunAdmin(ReadOnlyAdmin):
-    list_display = [
-        "node_id",
-        "iteration",
-        "run_display",
-        "node_type",
-        "status_display",
-        "mocked",
-        "attempts",
-        "duration_ms",
-    ]
-    # Newest first by primary key: the model's (run, position, ...) ordering has no index.
+class RunRowAdmin(ReadOnlyAdmin):
+    """Steps and events: found by their run's id, newest first by primary key (the models'
+    (run, position, ...) orderings have no index to serve a whole-table list)."""
+
     ordering = ["-id"]
-    search_fields = ["run__id"]
+    search_fields = ["run__id"]  # shows the search box; get_search_results does the work
     search_help_text = "Run id (or its first characters)."
-    list_deferred = ["input", "output", "resolved_config", "http"]
-    readonly_fields = ["input_display", "output_display", "config_display", "http_display"]
-    exclude = ["input", "output", "resolved_config", "http"]
 
     def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[StepRun], search_term: str
-    ) -> tuple[QuerySet[StepRun], bool]:
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
         prefix = id_prefix_range(search_term)
         if prefix is None:
             return (queryset.none() if search_term.strip() else queryset), False
         return queryset.filter(run_id__range=prefix), False
 
     @admin.display(description="Run")
-    def run_display(self, obj: StepRun) -> SafeString:
+    def run_display(self, obj: Any) -> SafeString:
         return run_link(obj.run_id)
+
+
+@admin.register(StepRun)
+class StepRunAdmin(RunRowAdmin):
+    list_display = ["node_id", "iteration", "run_display", "node_type", "status_display"]
+    list_display += ["mocked", "attempts", "duration_ms"]
+    list_deferred = ["input", "output", "resolved_config", "http"]
+    exclude = list_deferred
+    readonly_fields = ["input_display", "output_display", "config_display", "http_display"]
+    input_display = json_field("input", "Input")
+    output_display = json_field("output", "Output")
+    config_display = json_field("resolved_config", "Resolved config (masked)")
+    http_display = json_field("http", "HTTP exchanges (masked)")
 
     @admin.display(description="Status", ordering="status")
     def status_display(self, obj: StepRun) -> SafeString:
         return status_badge(obj.display_status)
 
-    @admin.display(description="Input")
-    def input_display(self, obj: StepRun) -> SafeString:
-        return pretty_json(obj.input)
-
-    @admin.display(description="Output")
-    def output_display(self, obj: StepRun) -> SafeString:
-        return pretty_json(obj.output)
-
-    @admin.display(description="Resolved config (masked)")
-    def config_display(self, obj: StepRun) -> SafeString:
-        return pretty_json(obj.resolved_config)
-
-    @admin.display(description="HTTP exchanges (masked)")
-    def http_display(self, obj: StepRun) -> SafeString:
-        return pretty_json(obj.http)
-
 
 @admin.register(RunEvent)
-class RunEventAdmin(ReadOnlyAdmin):
+class RunEventAdmin(RunRowAdmin):
     list_display = ["seq", "ts", "run_display", "level", "type", "node_id", "message"]
-    ordering = ["-id"]
-    search_fields = ["run__id"]
-    search_help_text = "Run id (or its first characters)."
     list_deferred = ["data"]
-    readonly_fields = ["data_display"]
     exclude = ["data"]
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[RunEvent], search_term: str
-    ) -> tuple[QuerySet[RunEvent], bool]:
-        prefix = id_prefix_range(search_term)
-        if prefix is None:
-            return (queryset.none() if search_term.strip() else queryset), False
-        return queryset.filter(run_id__range=prefix), False
-
-    @admin.display(description="Run")
-    def run_display(self, obj: RunEvent) -> SafeString:
-        return run_link(obj.run_id)
-
-    @admin.display(description="Data")
-    def data_display(self, obj: RunEvent) -> SafeString:
-        return pretty_json(obj.data)
+    readonly_fields = ["data_display"]
+    data_display = json_field("data", "Data")

@@ -17,9 +17,9 @@ from django.template.loader import render_to_string
 
 from meshhook.services.projects import membership_for
 from testruns.eventlog import run_group
+from testruns.models import RunEvent, TestRun
 from testruns.presenters import run_context
 from testruns.queries import user_can_view_run
-from testruns.models import RunEvent, TestRun
 
 FORBIDDEN = 4403
 MAX_EVENTS_PER_MESSAGE = 500
@@ -36,14 +36,15 @@ def render_update(run_id: str, after: int, *, controls: bool) -> tuple[str, int]
     # Events first, state second: the state drawn is then at least as new as the last
     # line sent, so a commit landing between the two reads can never leave a stale step.
     events = list(
-        RunEvent.objects.filter(run_id=run_id, seq__gt=after).order_by("seq")[
+        RunEvent.objects.filter(run__pk=run_id, seq__gt=after).order_by("seq")[
             :MAX_EVENTS_PER_MESSAGE
         ]
     )
     if not events:
         return "", after
-    run = TestRun.objects.select_related("workflow", "workflow_version", "triggered_by",
-                                         "source_run").get(pk=run_id)  # fmt: skip
+    run = TestRun.objects.select_related(
+        "workflow", "workflow_version", "triggered_by", "source_run"
+    ).get(pk=run_id)
     context = run_context(run, events_after=None)
     context["events"] = events
     context["can_control"] = controls
@@ -51,7 +52,7 @@ def render_update(run_id: str, after: int, *, controls: bool) -> tuple[str, int]
     return html, events[-1].seq
 
 
-class TestRunConsumer(AsyncWebsocketConsumer):
+class TestRunConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels ships no types
     __test__ = False
 
     run_id: str

@@ -25,7 +25,7 @@ def _render_row(run_id: str) -> str:
     return render_to_string("testruns/run_list.html#row", {"run": run})
 
 
-class RunHistoryConsumer(AsyncWebsocketConsumer):
+class RunHistoryConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels ships no types
     groups_joined: list[str]
 
     async def connect(self) -> None:
@@ -34,7 +34,9 @@ class RunHistoryConsumer(AsyncWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=4403)
             return
-        self.groups_joined = [project_group(pid) for pid in await database_sync_to_async(_project_ids)(user)]
+        self.groups_joined = [
+            project_group(pid) for pid in await database_sync_to_async(_project_ids)(user)
+        ]
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
 

@@ -11,6 +11,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
@@ -43,8 +44,11 @@ from testruns.services import refresh_summary
 
 logger = logging.getLogger(__name__)
 
-RESULT_STATUS = {"passed": RunStatus.PASSED, "failed": RunStatus.FAILED,
-                 "cancelled": RunStatus.CANCELLED}  # fmt: skip
+RESULT_STATUS = {
+    "passed": RunStatus.PASSED,
+    "failed": RunStatus.FAILED,
+    "cancelled": RunStatus.CANCELLED,
+}
 LIVE_EVENT_TYPES = {"step_started", "http_attempt", "step_succeeded", "step_failed"}
 LOG_FLUSH_SECONDS = 0.1
 LOG_FLUSH_LINES = 50
@@ -53,7 +57,7 @@ HEARTBEAT_SECONDS = 10.0
 
 
 @contextmanager
-def heartbeat(run_id: str, interval: float = HEARTBEAT_SECONDS) -> Iterator[None]:
+def heartbeat(run_id: uuid.UUID, interval: float = HEARTBEAT_SECONDS) -> Iterator[None]:
     """Keep the run's heartbeat fresh while a long step (delay, retries) executes."""
     stop = threading.Event()
 
@@ -66,7 +70,7 @@ def heartbeat(run_id: str, interval: float = HEARTBEAT_SECONDS) -> Iterator[None
         finally:
             connection.close()
 
-    thread = threading.Thread(target=beat, daemon=True, name=f"heartbeat-{run_id[:8]}")
+    thread = threading.Thread(target=beat, daemon=True, name=f"heartbeat-{str(run_id)[:8]}")
     thread.start()
     try:
         yield
@@ -101,7 +105,7 @@ def jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=_plain))
 
 
-def finish_with_error(run_id: str, message: str) -> None:
+def finish_with_error(run_id: uuid.UUID | str, message: str) -> None:
     now = timezone.now()
     with transaction.atomic():
         changed = TestRun.objects.filter(pk=run_id, status__in=ACTIVE_STATUSES).update(
@@ -114,8 +118,9 @@ def finish_with_error(run_id: str, message: str) -> None:
             )
             _store_duration(run)
             refresh_summary(run)
-            append_events(run_id, [NewEvent("run_finished", message, level="error",
-                                            data={"status": "error"})])  # fmt: skip
+            append_events(
+                run_id, [NewEvent("run_finished", message, level="error", data={"status": "error"})]
+            )
 
 
 def _store_duration(run: TestRun) -> None:
@@ -127,10 +132,8 @@ def _store_duration(run: TestRun) -> None:
 
 class RunDriver:
     def __init__(self, run_id: str) -> None:
-        self.run_id = run_id
-        self.run = TestRun.objects.select_related("workflow_version", "environment").get(
-            pk=run_id
-        )
+        self.run_id = uuid.UUID(run_id)
+        self.run = TestRun.objects.select_related("workflow_version", "environment").get(pk=run_id)
         self.workflow: Workflow = parse_definition(self.run.workflow_version.definition)
         self._log_buffer: list[NewEvent] = []
         self._last_flush = time.monotonic()
@@ -143,6 +146,9 @@ class RunDriver:
         if not self._claim():
             return
         run_input = self._run_input()
+        if self.run.only_node:
+            self._drive_single_step(run_input)
+            return
         while True:
             self.run.refresh_from_db()
             if self.run.status != RunStatus.RUNNING:
@@ -194,9 +200,26 @@ class RunDriver:
             environment=self.run.environment_name,
         )
 
-    def _state(self, run_input: RunInput) -> RunState:
+    def _drive_single_step(self, run_input: RunInput) -> None:
+        """Execute only `only_node`; the source run's other steps are its context."""
+        node_id = self.run.only_node
+        context = self._state(run_input, self.run.source_run) if self.run.source_run else None
+        steps = {k: v for k, v in (context.steps if context else {}).items() if k != node_id}
+        self._execute(node_id, RunState(run=run_input, steps=steps))
+        step = self.run.steps.get(node_id=node_id, iteration__isnull=True)
+        passed = step.status == StepStatus.SUCCEEDED
+        self._finish(
+            RunResult(
+                status="passed" if passed else "failed",
+                reason=None if passed else f"step '{node_id}' failed: {step.error}",
+                output=step.output,
+                failed_node=None if passed else node_id,
+            )
+        )
+
+    def _state(self, run_input: RunInput, run: TestRun | None = None) -> RunState:
         records: dict[str, StepRecord] = {}
-        steps = self.run.steps.filter(
+        steps = (run or self.run).steps.filter(
             iteration__isnull=True,
             parent_node_id="",
             status__in=[StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED],
@@ -218,14 +241,15 @@ class RunDriver:
                 error=step.error or None,
                 branch=step.branch,
                 terminate=terminate,
-                on_error_tolerated=step.status == StepStatus.FAILED
-                and node.on_error == "continue",
+                on_error_tolerated=step.status == StepStatus.FAILED and node.on_error == "continue",
             )
         return RunState(run=run_input, steps=records)
 
     def _timed_out(self) -> bool:
         started = self.run.started_at
-        return bool(started) and timezone.now() > started + timedelta(
+        if started is None:
+            return False
+        return timezone.now() > started + timedelta(
             milliseconds=self.workflow.settings.run_timeout_ms
         )
 
@@ -248,33 +272,52 @@ class RunDriver:
             append_events(
                 self.run_id,
                 [
-                    NewEvent("step_skipped", f"Skipped '{node_id}': {why}.",
-                             node_id=node_id, level="debug")
+                    NewEvent(
+                        "step_skipped",
+                        f"Skipped '{node_id}': {why}.",
+                        node_id=node_id,
+                        level="debug",
+                    )
                     for node_id in node_ids
                 ],
-            )  # fmt: skip
+            )
 
     def _pause(self, node_id: str, state: RunState) -> None:
         preview = preview_step(self.workflow, node_id, state, self._context(node_id))
         with transaction.atomic():
             paused = TestRun.objects.filter(pk=self.run_id, status=RunStatus.RUNNING).update(
-                status=RunStatus.PAUSED, paused_before=node_id, heartbeat_at=timezone.now(),
+                status=RunStatus.PAUSED,
+                paused_before=node_id,
+                heartbeat_at=timezone.now(),
                 release_node="",
-            )  # fmt: skip
+            )
             if not paused:
                 return
             StepRun.objects.filter(
-                run_id=self.run_id, node_id=node_id, iteration__isnull=True,
+                run_id=self.run_id,
+                node_id=node_id,
+                iteration__isnull=True,
                 status=StepStatus.PENDING,
-            ).update(input=jsonable(preview.input), resolved_config=jsonable(preview.resolved_config))  # fmt: skip
+            ).update(
+                input=jsonable(preview.input), resolved_config=jsonable(preview.resolved_config)
+            )
             reason = "breakpoint" if node_id in self.run.breakpoints else "step mode"
             label = self.workflow.node(node_id).label
             append_events(
                 self.run_id,
-                [NewEvent("run_paused", f"Paused before '{label}' ({reason}).", node_id=node_id,
-                          data={"next_node": node_id, "reason": reason,
-                                "preview_error": preview.error})],
-            )  # fmt: skip
+                [
+                    NewEvent(
+                        "run_paused",
+                        f"Paused before '{label}' ({reason}).",
+                        node_id=node_id,
+                        data={
+                            "next_node": node_id,
+                            "reason": reason,
+                            "preview_error": preview.error,
+                        },
+                    )
+                ],
+            )
 
     def _finish(self, result: RunResult) -> None:
         status = RESULT_STATUS[result.status]
@@ -291,12 +334,17 @@ class RunDriver:
                 return
             _store_duration(self.run)
             refresh_summary(self.run)
-            words = {RunStatus.PASSED: "passed", RunStatus.FAILED: "failed",
-                     RunStatus.CANCELLED: "was cancelled"}[status]  # fmt: skip
+            words = {
+                RunStatus.PASSED: "passed",
+                RunStatus.FAILED: "failed",
+                RunStatus.CANCELLED: "was cancelled",
+            }[status]
             message = f"Test run {words}" + (f": {result.reason}" if result.reason else ".")
             level = {RunStatus.PASSED: "info", RunStatus.FAILED: "error"}.get(status, "warning")
-            append_events(self.run_id, [NewEvent("run_finished", message, level=level,
-                                                 data={"status": status})])  # fmt: skip
+            append_events(
+                self.run_id,
+                [NewEvent("run_finished", message, level=level, data={"status": status})],
+            )
 
     # -- one step -----------------------------------------------------------------------
     def _context(self, node_id: str) -> ExecutionContext:
@@ -309,8 +357,7 @@ class RunDriver:
         )
         started = self.run.started_at or timezone.now()
         remaining = (
-            started + timedelta(milliseconds=self.workflow.settings.run_timeout_ms)
-            - timezone.now()
+            started + timedelta(milliseconds=self.workflow.settings.run_timeout_ms) - timezone.now()
         ).total_seconds()
         return ExecutionContext(
             policy=policy,
@@ -338,16 +385,24 @@ class RunDriver:
         with transaction.atomic():
             if TestRun.objects.filter(pk=self.run_id, status=RunStatus.RUNNING).exists():
                 StepRun.objects.filter(
-                    run_id=self.run_id, node_id=node_id, iteration__isnull=True,
+                    run_id=self.run_id,
+                    node_id=node_id,
+                    iteration__isnull=True,
                     status=StepStatus.RUNNING,
                 ).update(
-                    status=outcome.status, input=jsonable(outcome.input),
-                    output=jsonable(outcome.output), error=outcome.error or "",
-                    attempts=outcome.attempts, mocked=outcome.mocked,
-                    duration_ms=outcome.duration_ms, resolved_config=jsonable(outcome.resolved_config),
-                    http=jsonable(list(outcome.http)), branch=outcome.branch, completed_at=finished,
+                    status=outcome.status,
+                    input=jsonable(outcome.input),
+                    output=jsonable(outcome.output),
+                    error=outcome.error or "",
+                    attempts=outcome.attempts,
+                    mocked=outcome.mocked,
+                    duration_ms=outcome.duration_ms,
+                    resolved_config=jsonable(outcome.resolved_config),
+                    http=jsonable(list(outcome.http)),
+                    branch=outcome.branch,
+                    completed_at=finished,
                     input_overridden=node_id in self.run.input_overrides,
-                )  # fmt: skip
+                )
                 if outcome.iterations:
                     self._store_iterations(node_id, outcome, position)
                 steps_left = self.run.steps_to_run
@@ -363,10 +418,15 @@ class RunDriver:
     @staticmethod
     def _fallback_final(outcome: Any) -> NewEvent:
         if outcome.status == "succeeded":
-            return NewEvent("step_succeeded", f"'{outcome.node_id}' succeeded.",
-                            node_id=outcome.node_id)  # fmt: skip
-        return NewEvent("step_failed", f"'{outcome.node_id}' failed: {outcome.error}",
-                        node_id=outcome.node_id, level="error")  # fmt: skip
+            return NewEvent(
+                "step_succeeded", f"'{outcome.node_id}' succeeded.", node_id=outcome.node_id
+            )
+        return NewEvent(
+            "step_failed",
+            f"'{outcome.node_id}' failed: {outcome.error}",
+            node_id=outcome.node_id,
+            level="error",
+        )
 
     def _store_iterations(self, loop_id: str, outcome: Any, position: int) -> None:
         body = StepRun.objects.filter(run_id=self.run_id, parent_node_id=loop_id)
@@ -377,29 +437,36 @@ class RunDriver:
             template = templates.get(item.node_id)
             rows.append(
                 StepRun(
-                    run_id=self.run_id, node_id=item.node_id, iteration=item.iteration,
+                    run_id=self.run_id,
+                    node_id=item.node_id,
+                    iteration=item.iteration,
                     parent_node_id=loop_id,
                     node_type=template.node_type if template else "",
                     label=template.label if template else item.node_id,
                     definition_index=template.definition_index if template else 0,
-                    status=item.status, input=jsonable(item.input), output=jsonable(item.output),
-                    error=item.error or "", attempts=item.attempts, duration_ms=item.duration_ms,
-                    http=jsonable(list(item.http)), position=position,
+                    status=item.status,
+                    input=jsonable(item.input),
+                    output=jsonable(item.output),
+                    error=item.error or "",
+                    attempts=item.attempts,
+                    duration_ms=item.duration_ms,
+                    http=jsonable(list(item.http)),
+                    position=position,
                     completed_at=timezone.now(),
                 )
-            )  # fmt: skip
+            )
         StepRun.objects.bulk_create(rows)
 
     # -- live events --------------------------------------------------------------------
     def _on_event(self, event: EngineEvent) -> None:
         new_event = NewEvent(
-                type=event.type,
-                message=event.message,
-                node_id=event.node_id or "",
-                level=event.level,
-                data=jsonable(dict(event.data)),
-                iteration=event.iteration,
-            )
+            type=event.type,
+            message=event.message,
+            node_id=event.node_id or "",
+            level=event.level,
+            data=jsonable(dict(event.data)),
+            iteration=event.iteration,
+        )
         if event.iteration is None and event.type in ("step_succeeded", "step_failed"):
             # Written in the same transaction as the step's row, so a viewer woken by it
             # never sees the step still running.

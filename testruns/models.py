@@ -83,6 +83,9 @@ class TestRun(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns"
     )
     from_step = models.CharField(max_length=64, blank=True)
+    # "Test this step": the run executes only this node, with the source run's other
+    # outputs as its context.
+    only_node = models.CharField(max_length=64, blank=True)
 
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -171,9 +174,7 @@ class StepRun(models.Model):
     parent_node_id = models.CharField(max_length=64, blank=True)
     node_type = models.CharField(max_length=32)
     label = models.CharField(max_length=200)
-    status = models.CharField(
-        max_length=10, choices=StepStatus.choices, default=StepStatus.PENDING
-    )
+    status = models.CharField(max_length=10, choices=StepStatus.choices, default=StepStatus.PENDING)
     mocked = models.BooleanField(default=False)
     reused = models.BooleanField(default=False)  # copied from the source run of a re-run
     input_overridden = models.BooleanField(default=False)

@@ -15,7 +15,10 @@ from urllib.parse import urlsplit
 
 from meshhook.engine import PolicyViolation
 
-METADATA_ADDRESSES = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+METADATA_ADDRESSES = {
+    ipaddress.ip_address("169.254.169.254"),
+    ipaddress.ip_address("fd00:ec2::254"),
+}
 
 
 def _is_private(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -84,7 +87,7 @@ class TestRunPolicy:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror as exc:
             raise PolicyViolation(f"Host '{host}' cannot be resolved: {exc.strerror}.") from None
-        return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+        return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
 
 def split_host_pattern(pattern: str) -> tuple[str, int | None]:

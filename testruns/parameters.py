@@ -14,7 +14,9 @@ from meshhook.engine import Limits, Problem
 from meshhook.engine import Workflow as EngineWorkflow
 from meshhook.models import Environment, Project
 
-HEADER_NAME_CHARS = set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+HEADER_NAME_CHARS = set(
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
 MODES = ("auto", "step")
 PAYLOAD_LIMIT = Limits().max_payload_bytes
 
@@ -59,8 +61,7 @@ def validate_parameters(
         problems.append(
             Problem(
                 "payload",
-                f"The payload is {size:,} bytes; the limit is "
-                f"{PAYLOAD_LIMIT:,} bytes.",
+                f"The payload is {size:,} bytes; the limit is {PAYLOAD_LIMIT:,} bytes.",
             )
         )
 
@@ -111,7 +112,9 @@ def validate_parameters(
         breakpoints = []
     for index, node_id in enumerate(breakpoints):
         if node_id not in node_ids:
-            problems.append(Problem(f"breakpoints[{index}]", f"No node '{node_id}' in the workflow."))
+            problems.append(
+                Problem(f"breakpoints[{index}]", f"No node '{node_id}' in the workflow.")
+            )
 
     mocks = raw.get("mocks") or {}
     if not isinstance(mocks, dict):

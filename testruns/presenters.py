@@ -55,10 +55,13 @@ def step_view(step: StepRun) -> StepView:
         output_json=output_json,
         config_json=pretty_json(step.resolved_config) if step.resolved_config is not None else "",
         http=[
-            {**exchange, "request_json": pretty_json(exchange.get("request")),
-             "response_json": pretty_json(exchange.get("response"))}
+            {
+                **exchange,
+                "request_json": pretty_json(exchange.get("request")),
+                "response_json": pretty_json(exchange.get("response")),
+            }
             for exchange in (step.http or [])
-        ],  # fmt: skip
+        ],
         large=len(input_json) + len(output_json) > LARGE_JSON_CHARS,
     )
 
@@ -81,7 +84,7 @@ def waterfall(steps: list[StepRun]) -> dict[str, Any]:
         return {"rows": [], "height": 0, "total_ms": 0, "ticks": []}
     origin = min(s.started_at for s in timed if s.started_at)
     end_ms = 1
-    rows = []
+    rows: list[dict[str, Any]] = []
     for index, step in enumerate(timed):
         assert step.started_at is not None
         start = (step.started_at - origin).total_seconds() * 1000
@@ -97,8 +100,14 @@ def waterfall(steps: list[StepRun]) -> dict[str, Any]:
         {"x": label_w + chart_w * fraction, "label": f"{int(end_ms * fraction)} ms"}
         for fraction in (0, 0.25, 0.5, 0.75, 1)
     ]
-    return {"rows": rows, "height": 16 + len(rows) * 24 + 14, "total_ms": end_ms,
-            "ticks": ticks, "label_w": label_w, "width": label_w + chart_w + 50}  # fmt: skip
+    return {
+        "rows": rows,
+        "height": 16 + len(rows) * 24 + 14,
+        "total_ms": end_ms,
+        "ticks": ticks,
+        "label_w": label_w,
+        "width": label_w + chart_w + 50,
+    }
 
 
 def run_context(run: TestRun, *, events_after: int | None = 0) -> dict[str, Any]:

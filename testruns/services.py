@@ -47,6 +47,8 @@ def start_test_run(
     version: WorkflowVersion | None = None,
     source_run: TestRun | None = None,
     from_step: str = "",
+    only_node: str = "",
+    input_overrides: dict[str, Any] | None = None,
 ) -> TestRun:
     version = version or workflow.current_version()
     definition = parse_definition(version.definition)
@@ -67,10 +69,14 @@ def start_test_run(
         source_run=source_run,
         from_step=from_step,
         steps_to_run=0 if params.mode == TestRun.Mode.STEP else None,
+        only_node=only_node,
+        input_overrides=input_overrides or {},
     )
     reused = _reused_steps(source_run, definition, from_step) if source_run and from_step else {}
     steps = []
     for index, node in enumerate(definition.nodes):
+        if only_node and node.id != only_node:
+            continue
         earlier = reused.get(node.id)
         step = StepRun(
             run=run,
@@ -81,16 +87,30 @@ def start_test_run(
             definition_index=index,
         )
         if earlier is not None:
-            for name in ("status", "mocked", "attempts", "input", "output", "error",
-                         "resolved_config", "http", "branch", "duration_ms", "position",
-                         "started_at", "completed_at"):  # fmt: skip
+            for name in (
+                "status",
+                "mocked",
+                "attempts",
+                "input",
+                "output",
+                "error",
+                "resolved_config",
+                "http",
+                "branch",
+                "duration_ms",
+                "position",
+                "started_at",
+                "completed_at",
+            ):
                 setattr(step, name, getattr(earlier, name))
             step.reused = True
         steps.append(step)
     StepRun.objects.bulk_create(steps)
     refresh_summary(run)
     message = f"Test run queued: {workflow.name} v{version.number} on {run.environment_name}"
-    if source_run is not None:
+    if only_node:
+        message += f", testing only step '{only_node}'"
+    elif source_run is not None:
         message += f", re-run of {source_run.short_id}" + (
             f" from step '{from_step}' ({len(reused)} earlier steps reused)" if from_step else ""
         )
@@ -111,7 +131,11 @@ def _reused_steps(source_run: TestRun, definition: Any, from_step: str) -> dict[
     node_ids = {node.id for node in definition.nodes}
     reused: dict[str, StepRun] = {}
     for step in source_steps:
-        if step.position is not None and step.position < target.position and step.parent_node_id == "":
+        if (
+            step.position is not None
+            and step.position < target.position
+            and step.parent_node_id == ""
+        ):
             if step.node_id not in node_ids:
                 raise ParameterError(
                     [Problem("from_step", f"Step '{step.node_id}' is not in this version.")]
@@ -191,9 +215,14 @@ def resume_run(
         target = f" to '{until}'" if until else ""
         append_events(
             run.id,
-            [NewEvent("run_resumed", f"{verb}{target} from '{current.paused_before}'.",
-                      data={"steps": steps, "until": until or None})],
-        )  # fmt: skip
+            [
+                NewEvent(
+                    "run_resumed",
+                    f"{verb}{target} from '{current.paused_before}'.",
+                    data={"steps": steps, "until": until or None},
+                )
+            ],
+        )
         enqueue_drive(run.id)
     run.refresh_from_db()
     return run
@@ -210,9 +239,15 @@ def override_next_input(run: TestRun, node_id: str, value: Any) -> TestRun:
         TestRun.objects.filter(pk=run.pk).update(input_overrides=overrides)
         append_events(
             run.id,
-            [NewEvent("log", f"Input of '{node_id}' overridden by the user.", node_id=node_id,
-                      data={"input_override": value})],
-        )  # fmt: skip
+            [
+                NewEvent(
+                    "log",
+                    f"Input of '{node_id}' overridden by the user.",
+                    node_id=node_id,
+                    data={"input_override": value},
+                )
+            ],
+        )
     run.refresh_from_db()
     return run
 
@@ -260,7 +295,25 @@ def toggle_breakpoint(run: TestRun, node_id: str) -> TestRun:
             breakpoints.append(node_id)
             message = f"Breakpoint set on '{node_id}'."
         TestRun.objects.filter(pk=run.pk).update(breakpoints=breakpoints)
-        append_events(run.id, [NewEvent("log", message, node_id=node_id,
-                                        data={"breakpoints": breakpoints})])  # fmt: skip
+        append_events(
+            run.id, [NewEvent("log", message, node_id=node_id, data={"breakpoints": breakpoints})]
+        )
     run.refresh_from_db()
     return run
+
+
+def test_single_step(run: TestRun, node_id: str, input_value: Any, *, user: Any) -> TestRun:
+    """Run one node with a given input, the rest of `run` as its context (n8n's "Execute
+    step"). It is kept as a one-step test run."""
+    step = run.steps.filter(node_id=node_id, iteration__isnull=True, parent_node_id="").first()
+    if step is None:
+        raise ParameterError([Problem("node", f"'{node_id}' is not a top-level step of this run.")])
+    params = validate_parameters(
+        run.project, parse_definition(run.workflow_version.definition),
+        {**run.parameters, "mode": "auto", "breakpoints": []},
+    )
+    return start_test_run(
+        run.workflow, params, user=user, source=TestRun.Source.CONSOLE,
+        version=run.workflow_version, source_run=run, only_node=node_id,
+        input_overrides={node_id: input_value},
+    )

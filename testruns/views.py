@@ -6,14 +6,15 @@ import json
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from meshhook.engine import Problem, parse_definition
-from meshhook.models import Workflow
+from meshhook.htmx import HtmxHttpRequest
+from meshhook.models import Workflow, WorkflowVersion
 from meshhook.services.projects import membership_for, workflow_for_user_or_404, workflows_for
 from testruns.models import TestRun
 from testruns.parameters import ParameterError, parse_headers_text, validate_parameters
@@ -27,6 +28,7 @@ from testruns.services import (
     rerun,
     resume_run,
     start_test_run,
+    test_single_step,
     toggle_breakpoint,
 )
 
@@ -35,17 +37,37 @@ def _prefill(workflow: Workflow, source: TestRun | None) -> dict[str, Any]:
     """Parameters to start from: a run being edited, else the last run, else a sample."""
     previous = source or workflow.test_runs.order_by("-created_at").first()
     if previous is not None:
-        return {"payload": previous.payload, "headers": previous.headers,
-                "environment": previous.environment_name, "mode": previous.mode,
-                "breakpoints": previous.breakpoints, "mocks": previous.mocks,
-                "honor_delays": previous.honor_delays}  # fmt: skip
+        return {
+            "payload": previous.payload,
+            "headers": previous.headers,
+            "environment": previous.environment_name,
+            "mode": previous.mode,
+            "breakpoints": previous.breakpoints,
+            "mocks": previous.mocks,
+            "honor_delays": previous.honor_delays,
+        }
     sample = sample_for(workflow.slug)
-    return {"payload": sample.get("payload", {}), "headers": sample.get("headers", {}),
-            "environment": "local", "mode": "auto", "breakpoints": [], "mocks": {},
-            "honor_delays": False}  # fmt: skip
+    return {
+        "payload": sample.get("payload", {}),
+        "headers": sample.get("headers", {}),
+        "environment": "local",
+        "mode": "auto",
+        "breakpoints": [],
+        "mocks": {},
+        "honor_delays": False,
+    }
 
 
-def _parse_form(request: HttpRequest) -> tuple[dict[str, Any], list[Problem]]:
+def chosen_version(workflow: Workflow, number: int | None) -> WorkflowVersion:
+    """The version asked for, or the latest one."""
+    if number is not None:
+        version = workflow.versions.filter(number=number).first()
+        if version is not None:
+            return version
+    return workflow.current_version()
+
+
+def _parse_form(request: HtmxHttpRequest) -> tuple[dict[str, Any], list[Problem]]:
     problems: list[Problem] = []
     raw: dict[str, Any] = {
         "environment": request.POST.get("environment", ""),
@@ -57,15 +79,18 @@ def _parse_form(request: HttpRequest) -> tuple[dict[str, Any], list[Problem]]:
     try:
         raw["payload"] = json.loads(payload_text)
     except json.JSONDecodeError as exc:
-        problems.append(Problem("payload", f"Not valid JSON: {exc.msg} at line {exc.lineno}, "
-                                           f"column {exc.colno}."))  # fmt: skip
-    headers = dict(
-        (name.strip(), value)
+        problems.append(
+            Problem(
+                "payload", f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+            )
+        )
+    headers = {
+        name.strip(): value
         for name, value in zip(
             request.POST.getlist("header_name"), request.POST.getlist("header_value"), strict=False
         )
         if name.strip()
-    )
+    }
     headers.update(parse_headers_text(request.POST.get("raw_headers", "")))
     raw["headers"] = headers
     mocks_text = request.POST.get("mocks", "").strip()
@@ -80,7 +105,7 @@ def _parse_form(request: HttpRequest) -> tuple[dict[str, Any], list[Problem]]:
 def _form_context(
     workflow: Workflow, values: dict[str, Any], problems: list[Problem], version_number: int | None
 ) -> dict[str, Any]:
-    version = workflow.versions.filter(number=version_number).first() or workflow.current_version()
+    version = chosen_version(workflow, version_number)
     definition = version.definition
     return {
         "workflow": workflow,
@@ -98,7 +123,7 @@ def _form_context(
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def testrun_form(request: HttpRequest, slug: str) -> HttpResponse:
+def testrun_form(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     workflow = workflow_for_user_or_404(request.user, slug, request.GET.get("project"))
     version_param = request.GET.get("version") or request.POST.get("version") or ""
     version_number = int(version_param) if version_param.isdigit() else None
@@ -113,12 +138,14 @@ def testrun_form(request: HttpRequest, slug: str) -> HttpResponse:
         return render(request, template + "#form" if request.htmx else template, context)
 
     raw, problems = _parse_form(request)
-    version = workflow.versions.filter(number=version_number).first() or workflow.current_version()
+    version = chosen_version(workflow, version_number)
     if not can_run:
         problems.append(Problem("$", "Viewers cannot start test runs."))
     if not problems:
         try:
-            params = validate_parameters(workflow.project, parse_definition(version.definition), raw)
+            params = validate_parameters(
+                workflow.project, parse_definition(version.definition), raw
+            )
         except ParameterError as error:
             problems = error.problems
         else:
@@ -133,15 +160,17 @@ def testrun_form(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def testrun_start(request: HttpRequest) -> HttpResponse:
+def testrun_start(request: HtmxHttpRequest) -> HttpResponse:
     """The console's "Test run" entry: choose the workflow first."""
     workflows = workflows_for(request.user).select_related("project").order_by("name")
-    return render(request, "testruns/testrun_start.html", {"workflows": workflows, "nav": "testruns"})
+    return render(
+        request, "testruns/testrun_start.html", {"workflows": workflows, "nav": "testruns"}
+    )
 
 
 @login_required
 @require_GET
-def testrun_detail(request: HttpRequest, run_id: str) -> HttpResponse:
+def testrun_detail(request: HtmxHttpRequest, run_id: str) -> HttpResponse:
     run = run_for_user_or_404(request.user, run_id)
     context = run_context(run)
     membership = membership_for(request.user, run.project)
@@ -153,7 +182,7 @@ def testrun_detail(request: HttpRequest, run_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def testrun_action(request: HttpRequest, run_id: str, action: str) -> HttpResponse:
+def testrun_action(request: HtmxHttpRequest, run_id: str, action: str) -> HttpResponse:
     run = run_for_user_or_404(request.user, run_id)
     membership = membership_for(request.user, run.project)
     if membership is None or not membership.can_edit:
@@ -167,12 +196,23 @@ def testrun_action(request: HttpRequest, run_id: str, action: str) -> HttpRespon
             resume_run(run, steps=None, until=request.POST.get("until", ""))
         elif action in ("rerun", "rerun-from"):
             new_run = rerun(
-                run, user=request.user, source=TestRun.Source.CONSOLE,
+                run,
+                user=request.user,
+                source=TestRun.Source.CONSOLE,
                 from_step=request.POST.get("from_step", "") if action == "rerun-from" else "",
                 use_current_version=request.POST.get("version") == "current",
                 overrides=_pin_override(run, request.POST.get("pin_step", "")),
-            )  # fmt: skip
+            )
             url = reverse("testrun_detail", args=[new_run.id])
+            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+        elif action == "test-step":
+            single = test_single_step(
+                run,
+                request.POST.get("node", ""),
+                json.loads(request.POST.get("input", "") or "null"),
+                user=request.user,
+            )
+            url = reverse("testrun_detail", args=[single.id])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
         elif action == "toggle-breakpoint":
             toggle_breakpoint(run, request.POST.get("node", ""))
@@ -187,7 +227,7 @@ def testrun_action(request: HttpRequest, run_id: str, action: str) -> HttpRespon
 
 
 def _pin_override(run: TestRun, pin_step: str) -> dict[str, Any] | None:
-    """"Pin this output": the re-run mocks the step with the output it recorded."""
+    """ "Pin this output": the re-run mocks the step with the output it recorded."""
     if not pin_step:
         return None
     step = run.steps.filter(node_id=pin_step, iteration__isnull=True).first()
@@ -201,7 +241,7 @@ HISTORY_FILTERS = ("workflow", "status", "environment", "triggered_by", "since",
 
 @login_required
 @require_GET
-def testrun_list(request: HttpRequest) -> HttpResponse:
+def testrun_list(request: HtmxHttpRequest) -> HttpResponse:
     filters = {key: request.GET.get(key, "").strip() for key in HISTORY_FILTERS}
     runs = filter_runs(
         runs_for(request.user).select_related("workflow", "workflow_version", "triggered_by"),
@@ -219,7 +259,9 @@ def testrun_list(request: HttpRequest) -> HttpResponse:
         "workflows": workflows_for(request.user).order_by("name"),
         "statuses": [s for s, _ in TestRun._meta.get_field("status").choices or []],
         "sources": TestRun.Source.values,
-        "environments": sorted(set(runs_for(request.user).values_list("environment_name", flat=True).distinct()[:50])),
+        "environments": sorted(
+            set(runs_for(request.user).values_list("environment_name", flat=True).distinct()[:50])
+        ),
         "nav": "testruns",
         "has_filters": any(filters.values()),
     }

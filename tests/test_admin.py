@@ -169,7 +169,7 @@ def test_long_event_logs_are_cut_with_a_note(
     page = admin_client.get(admin_url(TestRun, "change", run.pk)).content.decode()
     assert "Showing the first 1 of 2 events" in page
     assert "run_queued" in page
-    assert "Cancelled from the admin." not in page
+    assert "run_finished" not in page
 
 
 # --- secrets and tokens -----------------------------------------------------------------

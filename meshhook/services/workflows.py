@@ -9,8 +9,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from meshhook.engine import DefinitionError, Problem, Workflow as EngineWorkflow
-from meshhook.engine import parse_definition
+from meshhook.engine import DefinitionError, Problem, parse_definition
+from meshhook.engine import Workflow as EngineWorkflow
 from meshhook.models import Project, Workflow, WorkflowVersion
 
 
@@ -52,7 +52,11 @@ def save_definition(
     parsed = validate_definition(raw)
     if expected_slug is not None and parsed.slug != expected_slug:
         raise DefinitionError(
-            [Problem("slug", f"The slug is '{parsed.slug}' but this is workflow '{expected_slug}'.")]
+            [
+                Problem(
+                    "slug", f"The slug is '{parsed.slug}' but this is workflow '{expected_slug}'."
+                )
+            ]
         )
     with transaction.atomic():
         workflow, created = Workflow.objects.select_for_update().get_or_create(

@@ -2,34 +2,39 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth.models import User
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from meshhook.htmx import HtmxHttpRequest
 from meshhook.models import ApiToken, Environment
 from meshhook.services.projects import projects_for
 
 
 @login_required
 @require_GET
-def environment_list(request: HttpRequest) -> HttpResponse:
+def environment_list(request: HtmxHttpRequest) -> HttpResponse:
     environments = (
         Environment.objects.filter(project__in=projects_for(request.user))
         .select_related("project")
         .order_by("project__name", "kind", "name")
     )
     return render(
-        request, "meshhook/environment_list.html",
+        request,
+        "meshhook/environment_list.html",
         {"environments": environments, "nav": "environments"},
-    )  # fmt: skip
+    )
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def token_list(request: HttpRequest) -> HttpResponse:
+def token_list(request: HtmxHttpRequest) -> HttpResponse:
     new_token = None
     if request.method == "POST":
         name = request.POST.get("name", "").strip()[:80]
@@ -37,16 +42,17 @@ def token_list(request: HttpRequest) -> HttpResponse:
             messages.error(request, "Give the token a name, e.g. 'CI pipeline'.")
         else:
             _, new_token = ApiToken.issue(request.user, name)
-    tokens = ApiToken.objects.filter(user=request.user)
+    tokens = ApiToken.objects.filter(user=cast(User, request.user))  # login_required
     return render(
-        request, "meshhook/token_list.html",
+        request,
+        "meshhook/token_list.html",
         {"tokens": tokens, "new_token": new_token, "nav": "tokens"},
-    )  # fmt: skip
+    )
 
 
 @login_required
 @require_POST
-def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+def token_revoke(request: HtmxHttpRequest, token_id: int) -> HttpResponse:
     token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
     if token.revoked_at is None:
         token.revoked_at = timezone.now()

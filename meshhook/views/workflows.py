@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import OuterRef, Subquery
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
@@ -15,6 +15,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from meshhook.engine import DefinitionError, Problem
 from meshhook.graphlayout import layout
+from meshhook.htmx import HtmxHttpRequest
 from meshhook.models import Workflow
 from meshhook.services.projects import (
     membership_for,
@@ -33,13 +34,21 @@ NEW_DEFINITION = {
     "description": "Receives a webhook and echoes it to the sandbox.",
     "nodes": [
         {"id": "hook", "type": "webhook_trigger", "label": "Incoming webhook"},
-        {"id": "shape", "type": "transform", "label": "Shape payload",
-         "config": {"expression": "body"}},
-        {"id": "send", "type": "http_call", "label": "Send to sandbox",
-         "config": {"method": "POST", "url": "{{env.SANDBOX_URL}}/echo"}},
+        {
+            "id": "shape",
+            "type": "transform",
+            "label": "Shape payload",
+            "config": {"expression": "body"},
+        },
+        {
+            "id": "send",
+            "type": "http_call",
+            "label": "Send to sandbox",
+            "config": {"method": "POST", "url": "{{env.SANDBOX_URL}}/echo"},
+        },
     ],
     "edges": [{"source": "hook", "target": "shape"}, {"source": "shape", "target": "send"}],
-}  # fmt: skip
+}
 
 
 def pretty(value: Any) -> str:
@@ -48,7 +57,7 @@ def pretty(value: Any) -> str:
 
 @login_required
 @require_GET
-def workflow_list(request: HttpRequest) -> HttpResponse:
+def workflow_list(request: HtmxHttpRequest) -> HttpResponse:
     last_run = TestRun.objects.filter(workflow=OuterRef("pk")).order_by("-created_at")
     workflows = (
         workflows_for(request.user)
@@ -63,19 +72,24 @@ def workflow_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "meshhook/workflow_list.html",
-        {"workflows": workflows, "nav": "workflows", "multi_project": projects_for(request.user).count() > 1},
+        {
+            "workflows": workflows,
+            "nav": "workflows",
+            "multi_project": projects_for(request.user).count() > 1,
+        },
     )
 
 
 @login_required
 @require_GET
-def workflow_detail(request: HttpRequest, slug: str) -> HttpResponse:
+def workflow_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     workflow = workflow_for_user_or_404(request.user, slug, request.GET.get("project"))
     number = request.GET.get("version")
     version = (
-        get_object_or_404(workflow.versions, number=number) if number and number.isdigit()
+        get_object_or_404(workflow.versions, number=number)
+        if number and number.isdigit()
         else workflow.current_version()
-    )  # fmt: skip
+    )
     runs = workflow.test_runs.select_related("triggered_by", "workflow_version")[:10]
     membership = membership_for(request.user, workflow.project)
     return render(
@@ -96,13 +110,14 @@ def workflow_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def workflow_export(request: HttpRequest, slug: str) -> HttpResponse:
+def workflow_export(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     workflow = workflow_for_user_or_404(request.user, slug, request.GET.get("project"))
     number = request.GET.get("version")
     version = (
-        get_object_or_404(workflow.versions, number=number) if number and number.isdigit()
+        get_object_or_404(workflow.versions, number=number)
+        if number and number.isdigit()
         else workflow.current_version()
-    )  # fmt: skip
+    )
     response = JsonResponse(version.definition, json_dumps_params={"indent": 2})
     filename = f"{workflow.slug}-v{version.number}.json"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -111,7 +126,7 @@ def workflow_export(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def workflow_editor(request: HttpRequest, slug: str | None = None) -> HttpResponse:
+def workflow_editor(request: HtmxHttpRequest, slug: str | None = None) -> HttpResponse:
     """Create (no slug), edit, or import a definition; invalid input saves nothing."""
     workflow: Workflow | None = None
     if slug is not None:
@@ -126,7 +141,11 @@ def workflow_editor(request: HttpRequest, slug: str | None = None) -> HttpRespon
     problems: list[Problem] = []
     if request.method == "POST":
         upload = request.FILES.get("file")
-        text = upload.read().decode("utf-8", "replace") if upload else request.POST.get("definition", "")
+        text = (
+            upload.read().decode("utf-8", "replace")
+            if upload
+            else request.POST.get("definition", "")
+        )
         try:
             raw = parse_definition_text(text)
             saved = save_definition(
@@ -136,8 +155,13 @@ def workflow_editor(request: HttpRequest, slug: str | None = None) -> HttpRespon
             problems = error.problems
         else:
             if saved.created is False and workflow is None:
-                problems = [Problem("slug", f"A workflow '{saved.workflow.slug}' already exists; "
-                                            "open it and edit it instead.")]  # fmt: skip
+                problems = [
+                    Problem(
+                        "slug",
+                        f"A workflow '{saved.workflow.slug}' already exists; "
+                        "open it and edit it instead.",
+                    )
+                ]
             else:
                 url = reverse("workflow_detail", args=[saved.workflow.slug])
                 if request.htmx:

@@ -145,5 +145,3 @@ def screenshot(request: pytest.FixtureRequest) -> Callable[[Any, str], None]:
         page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
     return take
-
-

@@ -9,11 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
 from meshhook.models import ApiToken
 from testruns.models import RunEvent, TestRun
-from django.contrib.auth.models import User
 
 
 def wait_until_paused(api: httpx.Client, run_id: str, timeout: float = 15) -> None:
@@ -86,9 +86,7 @@ def test_start_a_test_run_and_watch_it_live(
     run = TestRun.objects.get()
     assert run.payload["order_id"] == "ORD-E2E-1"
     assert run.headers["X-Test-Case"] == "e2e"
-    assert [seq for seq, _ in log_lines(page)] == list(
-        run.events.values_list("seq", flat=True)
-    )
+    assert [seq for seq, _ in log_lines(page)] == list(run.events.values_list("seq", flat=True))
 
     # History shows it with its parameters.
     page.get_by_role("link", name="Test runs").first.click()
@@ -109,7 +107,9 @@ def test_reloading_mid_run_shows_the_same_state(login: Callable[..., Any]) -> No
     expect(page.locator("#step-settle")).to_have_attribute("data-status", "running")
     page.reload()
     expect(page.locator("#step-hook")).to_have_attribute("data-status", "succeeded")
-    expect(page.locator("#step-settle")).to_have_attribute("data-status", re.compile("running|succeeded"))
+    expect(page.locator("#step-settle")).to_have_attribute(
+        "data-status", re.compile("running|succeeded")
+    )
     expect(page.locator("#run-status")).to_have_text("passed", timeout=20_000)
     run = TestRun.objects.get()
     lines = log_lines(page)

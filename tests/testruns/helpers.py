@@ -23,16 +23,37 @@ def http_chain_definition(base_url: str, slug: str = "chain") -> dict[str, Any]:
         "settings": {"default_retry": {"max_attempts": 1, "initial_delay_ms": 1}},
         "nodes": [
             {"id": "hook", "type": "webhook_trigger", "label": "Receive"},
-            {"id": "shape", "type": "transform", "label": "Shape",
-             "config": {"expression": "body.{name: name, score: score}"}},
-            {"id": "call", "type": "http_call", "label": "Call API",
-             "config": {"method": "POST", "url": f"{base_url}/items"}},
-            {"id": "check", "type": "branch", "label": "High score?",
-             "input": "steps.shape.output", "config": {"condition": "score > `50`"}},
-            {"id": "ok", "type": "transform", "label": "Accept",
-             "config": {"template": {"accepted": "{{ name }}"}}},
-            {"id": "alert", "type": "transform", "label": "Reject",
-             "config": {"template": {"rejected": "{{ name }}"}}},
+            {
+                "id": "shape",
+                "type": "transform",
+                "label": "Shape",
+                "config": {"expression": "body.{name: name, score: score}"},
+            },
+            {
+                "id": "call",
+                "type": "http_call",
+                "label": "Call API",
+                "config": {"method": "POST", "url": f"{base_url}/items"},
+            },
+            {
+                "id": "check",
+                "type": "branch",
+                "label": "High score?",
+                "input": "steps.shape.output",
+                "config": {"condition": "score > `50`"},
+            },
+            {
+                "id": "ok",
+                "type": "transform",
+                "label": "Accept",
+                "config": {"template": {"accepted": "{{ name }}"}},
+            },
+            {
+                "id": "alert",
+                "type": "transform",
+                "label": "Reject",
+                "config": {"template": {"rejected": "{{ name }}"}},
+            },
         ],
         "edges": [
             {"source": "hook", "target": "shape"},
@@ -41,7 +62,7 @@ def http_chain_definition(base_url: str, slug: str = "chain") -> dict[str, Any]:
             {"source": "check", "target": "ok", "when": "true"},
             {"source": "check", "target": "alert", "when": "false"},
         ],
-    }  # fmt: skip
+    }
 
 
 def project_of(user: User) -> Project:
@@ -61,9 +82,7 @@ def make_workflow(project: Project, definition: dict[str, Any]) -> Workflow:
     return save_definition(project, definition).workflow
 
 
-def start(
-    workflow: Workflow, user: User, *, payload: Any = None, **options: Any
-) -> TestRun:
+def start(workflow: Workflow, user: User, *, payload: Any = None, **options: Any) -> TestRun:
     params = RunParameters(
         payload={"name": "Ada", "score": 90} if payload is None else payload,
         headers=options.pop("headers", {}),

@@ -17,7 +17,13 @@ from pytest_httpserver import HTTPServer
 
 from meshhook.asgi import application
 from testruns.models import RunEvent, TestRun
-from tests.testruns.helpers import allow_server, http_chain_definition, make_workflow, project_of, start
+from tests.testruns.helpers import (
+    allow_server,
+    http_chain_definition,
+    make_workflow,
+    project_of,
+    start,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SEQ = re.compile(r'class="log-line[^"]*" data-seq="(\d+)"')
@@ -26,7 +32,8 @@ SEQ = re.compile(r'class="log-line[^"]*" data-seq="(\d+)"')
 def session_cookie(user: User) -> bytes:
     client = Client()
     client.force_login(user)
-    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode()
+    name = settings.SESSION_COOKIE_NAME
+    return f"{name}={client.cookies[name].value}".encode()
 
 
 def communicator(run: TestRun, cookie: bytes | None) -> WebsocketCommunicator:

@@ -21,7 +21,13 @@ from testruns.services import (
     resume_run,
 )
 from testruns.sweep import sweep_stale_runs
-from tests.testruns.helpers import allow_server, http_chain_definition, make_workflow, project_of, start
+from tests.testruns.helpers import (
+    allow_server,
+    http_chain_definition,
+    make_workflow,
+    project_of,
+    start,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -61,22 +67,33 @@ def test_run_all_executes_every_step_and_logs_dense_events(
     assert drain() == 1
     run.refresh_from_db()
     assert run.status == RunStatus.PASSED
-    assert statuses(run) == {"hook": "succeeded", "shape": "succeeded", "call": "succeeded",
-                             "check": "succeeded", "ok": "succeeded", "alert": "skipped"}  # fmt: skip
+    assert statuses(run) == {
+        "hook": "succeeded",
+        "shape": "succeeded",
+        "call": "succeeded",
+        "check": "succeeded",
+        "ok": "succeeded",
+        "alert": "skipped",
+    }
     assert (run.succeeded_count, run.failed_count, run.skipped_count) == (5, 0, 1)
-    assert run.duration_ms is not None and run.completed_at is not None
+    assert run.duration_ms is not None
+    assert run.completed_at is not None
     seqs = list(run.events.values_list("seq", flat=True))
     assert seqs == list(range(1, len(seqs) + 1))
     types = list(run.events.values_list("type", flat=True))
-    assert types[:2] == ["run_queued", "run_started"] and types[-1] == "run_finished"
+    assert types[:2] == ["run_queued", "run_started"]
+    assert types[-1] == "run_finished"
     assert "http_attempt" in types
     request = api.log[0][0]
     assert request.headers["X-MeshHook-Test-Run"] == str(run.id)
     call = run.steps.get(node_id="call")
-    assert call.output["status"] == 201 and call.output["data"] == {"id": 7}
-    assert call.http and call.http[0]["response"]["status"] == 201
-    assert list(run.steps.exclude(position=None).order_by("position").values_list(
-        "node_id", flat=True)) == ["hook", "shape", "call", "check", "ok"]  # fmt: skip
+    assert call.output["status"] == 201
+    assert call.output["data"] == {"id": 7}
+    assert call.http
+    assert call.http[0]["response"]["status"] == 201
+    assert list(
+        run.steps.exclude(position=None).order_by("position").values_list("node_id", flat=True)
+    ) == ["hook", "shape", "call", "check", "ok"]
 
 
 def test_branch_false_takes_the_other_edge(workflow: Any, user: User, drain: Any) -> None:
@@ -98,8 +115,14 @@ def test_failed_http_step_fails_the_run_and_skips_the_rest(
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED
     assert "500" in run.error
-    assert statuses(run) == {"hook": "succeeded", "shape": "succeeded", "call": "failed",
-                             "check": "skipped", "ok": "skipped", "alert": "skipped"}  # fmt: skip
+    assert statuses(run) == {
+        "hook": "succeeded",
+        "shape": "succeeded",
+        "call": "failed",
+        "check": "skipped",
+        "ok": "skipped",
+        "alert": "skipped",
+    }
     assert run.events.filter(type="step_failed", node_id="call", level="error").exists()
 
 
@@ -116,7 +139,8 @@ def test_host_off_the_allowlist_fails_the_step_naming_host_and_environment(
     run.refresh_from_db()
     call = run.steps.get(node_id="call")
     assert call.status == "failed"
-    assert "localhost" in call.error and "local" in call.error
+    assert "localhost" in call.error
+    assert "local" in call.error
     assert len(httpserver.log) == 0
 
 
@@ -126,7 +150,8 @@ def test_step_mode_pauses_before_the_trigger_and_each_advance_runs_one_step(
     run = start(workflow, user, mode="step")
     drain()
     run.refresh_from_db()
-    assert run.status == RunStatus.PAUSED and run.paused_before == "hook"
+    assert run.status == RunStatus.PAUSED
+    assert run.paused_before == "hook"
     assert run.steps.exclude(status="pending").count() == 0
     executed = []
     for advance in range(1, 10):
@@ -176,7 +201,8 @@ def test_input_override_is_used_logged_and_marked(
     drain()
     run.refresh_from_db()
     shape = run.steps.get(node_id="shape")
-    assert shape.output == {"name": "Eve", "score": 99} and shape.input_overridden
+    assert shape.output == {"name": "Eve", "score": 99}
+    assert shape.input_overridden
     assert run.events.filter(type="log", message__contains="overridden").exists()
     assert api.log[0][0].get_json() == {"name": "Eve", "score": 99}
 
@@ -187,12 +213,14 @@ def test_breakpoint_pauses_run_all_and_continue_runs_to_the_end(
     run = start(workflow, user, breakpoints=["call"])
     drain()
     run.refresh_from_db()
-    assert run.status == RunStatus.PAUSED and run.paused_before == "call"
+    assert run.status == RunStatus.PAUSED
+    assert run.paused_before == "call"
     assert calls(api) == 0
     resume_run(run, steps=None)
     drain()
     run.refresh_from_db()
-    assert run.status == RunStatus.PASSED and calls(api) == 1
+    assert run.status == RunStatus.PASSED
+    assert calls(api) == 1
 
 
 def test_run_to_here_pauses_before_the_chosen_node(workflow: Any, user: User, drain: Any) -> None:
@@ -201,7 +229,8 @@ def test_run_to_here_pauses_before_the_chosen_node(workflow: Any, user: User, dr
     resume_run(run, steps=None, until="check")
     drain()
     run.refresh_from_db()
-    assert run.status == RunStatus.PAUSED and run.paused_before == "check"
+    assert run.status == RunStatus.PAUSED
+    assert run.paused_before == "check"
     assert statuses(run)["call"] == "succeeded"
 
 
@@ -220,7 +249,8 @@ def test_cancel_while_paused_stops_and_nothing_runs_after(
         resume_run(run, steps=1)
     drive_run(str(run.id))  # a stale job changes nothing
     run.refresh_from_db()
-    assert run.status == RunStatus.CANCELLED and calls(api) == 0
+    assert run.status == RunStatus.CANCELLED
+    assert calls(api) == 0
     assert run.events.last().type == "run_finished"  # type: ignore[union-attr]
 
 
@@ -231,7 +261,8 @@ def test_finished_run_is_not_changed_by_a_late_job(workflow: Any, user: User, dr
     events = run.events.count()
     drive_run(str(run.id))
     run.refresh_from_db()
-    assert run.status == RunStatus.PASSED and run.events.count() == events
+    assert run.status == RunStatus.PASSED
+    assert run.events.count() == events
 
 
 def test_mocked_step_makes_no_request_and_is_marked(
@@ -241,9 +272,12 @@ def test_mocked_step_makes_no_request_and_is_marked(
     drain()
     run.refresh_from_db()
     call = run.steps.get(node_id="call")
-    assert call.status == "succeeded" and call.mocked and call.display_status == "mocked"
+    assert call.status == "succeeded"
+    assert call.mocked
+    assert call.display_status == "mocked"
     assert call.output == {"status": 201, "data": {"id": 1}}
-    assert calls(api) == 0 and run.status == RunStatus.PASSED
+    assert calls(api) == 0
+    assert run.status == RunStatus.PASSED
 
 
 def test_rerun_from_a_step_reuses_earlier_outputs_without_calling_them(
@@ -256,11 +290,12 @@ def test_rerun_from_a_step_reuses_earlier_outputs_without_calling_them(
     drain()
     second.refresh_from_db()
     assert calls(api) == 1  # the HTTP step before `check` was reused, not called
-    assert second.status == RunStatus.PASSED and second.source_run == first
+    assert second.status == RunStatus.PASSED
+    assert second.source_run == first
     reused = set(second.steps.filter(reused=True).values_list("node_id", flat=True))
     assert reused == {"hook", "shape", "call"}
     assert second.steps.get(node_id="ok").output == {"accepted": "Ada"}
-    third = rerun(first, user=user, source="console", from_step="call")
+    rerun(first, user=user, source="console", from_step="call")
     drain()
     assert calls(api) == 2  # from the HTTP step itself: it runs again
 
@@ -271,7 +306,8 @@ def test_rerun_with_new_payload(workflow: Any, user: User, drain: Any) -> None:
     second = rerun(first, user=user, source="api", overrides={"payload": {"name": "Z", "score": 1}})
     drain()
     second.refresh_from_db()
-    assert second.payload == {"name": "Z", "score": 1} and second.source == "api"
+    assert second.payload == {"name": "Z", "score": 1}
+    assert second.source == "api"
     assert statuses(second)["alert"] == "succeeded"
 
 
@@ -292,24 +328,29 @@ def test_sweep_marks_lost_runs_error_and_expires_paused_runs(
     lost.refresh_from_db()
     paused.refresh_from_db()
     fresh.refresh_from_db()
-    assert lost.status == RunStatus.ERROR and "heartbeat" in lost.error
+    assert lost.status == RunStatus.ERROR
+    assert "heartbeat" in lost.error
     assert paused.status == RunStatus.CANCELLED
     assert fresh.status == RunStatus.PAUSED
 
 
-def test_loop_body_steps_are_recorded_per_iteration(
-    user: User, drain: Any, run_queue: Any
-) -> None:
+def test_loop_body_steps_are_recorded_per_iteration(user: User, drain: Any, run_queue: Any) -> None:
     definition = {
-        "schema_version": 1, "name": "Loop", "slug": "loop",
+        "schema_version": 1,
+        "name": "Loop",
+        "slug": "loop",
         "nodes": [
             {"id": "hook", "type": "webhook_trigger"},
             {"id": "each", "type": "loop", "config": {"items": "body.items"}},
-            {"id": "double", "type": "transform", "parent": "each",
-             "config": {"template": {"value": "{{ item }}", "index": "{{ index }}"}}},
+            {
+                "id": "double",
+                "type": "transform",
+                "parent": "each",
+                "config": {"template": {"value": "{{ item }}", "index": "{{ index }}"}},
+            },
         ],
         "edges": [{"source": "hook", "target": "each"}],
-    }  # fmt: skip
+    }
     workflow = make_workflow(project_of(user), definition)
     run = start(workflow, user, payload={"items": [1, 2, 3]})
     drain()
@@ -340,3 +381,28 @@ def test_events_reach_the_channel_layer_group(workflow: Any, user: User, drain: 
         assert message["type"] == "run.changed"
         seen = max(seen, message["last_seq"])
     assert seen == last.seq  # type: ignore[union-attr]
+
+
+def test_single_step_runs_only_that_node_with_the_given_input(
+    workflow: Any, user: User, api: HTTPServer, drain: Any
+) -> None:
+    from testruns.services import test_single_step
+
+    first = start(workflow, user)
+    drain()
+    assert calls(api) == 1
+    single = test_single_step(first, "ok", {"name": "Single", "score": 99}, user=user)
+    drain()
+    single.refresh_from_db()
+    assert single.status == RunStatus.PASSED
+    assert list(single.steps.values_list("node_id", flat=True)) == ["ok"]
+    assert single.steps.get().output == {"accepted": "Single"}
+    assert single.total_steps == 1 and single.source_run == first
+    assert calls(api) == 1  # nothing else ran
+
+    # An HTTP step tested on its own calls the server exactly once.
+    http_only = test_single_step(first, "call", {"ping": True}, user=user)
+    drain()
+    http_only.refresh_from_db()
+    assert http_only.status == RunStatus.PASSED and calls(api) == 2
+    assert api.log[-1][0].get_json() == {"ping": True}

@@ -43,15 +43,23 @@ class Command(BaseCommand):
             python = sys.executable
             children.append(
                 subprocess.Popen(
-                    [python, "-m", "daphne", "-b", host, "-p", str(port),
-                     "meshhook.asgi:application"]
+                    [
+                        python,
+                        "-m",
+                        "daphne",
+                        "-b",
+                        host,
+                        "-p",
+                        str(port),
+                        "meshhook.asgi:application",
+                    ]
                 )
-            )  # fmt: skip
+            )
             children.append(subprocess.Popen([python, "manage.py", "testrun_worker"]))
             shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
             self.stdout.write(
                 self.style.SUCCESS(f"\n  MeshHook is running at http://{shown_host}:{port}/\n")
-                + f"  Log in as demo / demo. Press Ctrl-C to stop.\n"
+                + "  Log in as demo / demo. Press Ctrl-C to stop.\n"
             )
             while not stopping:
                 if any(child.poll() is not None for child in children):
