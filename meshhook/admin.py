@@ -26,8 +26,8 @@ from meshhook.engine import DefinitionError, Problem
 from meshhook.models import ApiToken, Environment, Membership, Project, Workflow, WorkflowVersion
 from meshhook.services.workflows import parse_definition_text, save_definition, validate_definition
 
-# Past this many, a version list or step list links to the full changelist instead of
-# rendering every (possibly half-megabyte) definition on one page.
+# A workflow page shows this many versions (each definition can be half a megabyte); its
+# "All versions" link opens the full list.
 INLINE_ROW_LIMIT = 20
 
 
@@ -167,6 +167,12 @@ class ApiTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 # --- Environments -----------------------------------------------------------------------
 
 
+# fmt: off
+ENVIRONMENT_FIELDS = ["project", "name", "kind", "description", "variables", "allowed_hosts",
+                      "allow_private_network"]
+# fmt: on
+
+
 class EnvironmentForm(forms.ModelForm):  # type: ignore[type-arg]
     clear_secrets = forms.BooleanField(
         required=False,
@@ -176,15 +182,7 @@ class EnvironmentForm(forms.ModelForm):  # type: ignore[type-arg]
 
     class Meta:
         model = Environment
-        fields = [
-            "project",
-            "name",
-            "kind",
-            "description",
-            "variables",
-            "allowed_hosts",
-            "allow_private_network",
-        ]
+        fields = ENVIRONMENT_FIELDS
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -200,14 +198,11 @@ class EnvironmentForm(forms.ModelForm):  # type: ignore[type-arg]
         for problem in problems:
             field = problem.path.split(".")[0].split("[")[0]
             self.add_error(field, f"{problem.path}: {problem.message}")
-        was_production = (
-            self.instance.pk is not None
-            and Environment.objects.filter(
-                pk=self.instance.pk, kind=Environment.Kind.PRODUCTION
-            ).exists()
-        )
+        # `initial` holds the stored values of the environment being edited.
+        was_production = self.initial.get("kind") == Environment.Kind.PRODUCTION
         if (
-            was_production
+            self.instance.pk is not None
+            and was_production
             and cleaned.get("kind") == Environment.Kind.TEST
             and self.instance.encrypted_secrets
             and not cleaned.get("clear_secrets")
@@ -235,20 +230,8 @@ class EnvironmentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = ["kind", "allow_private_network"]
     search_fields = ["name", "project__slug", "project__name"]
     autocomplete_fields = ["project"]
-    readonly_fields = ["secret_names_display", "created_at", "updated_at"]
-    fields = [
-        "project",
-        "name",
-        "kind",
-        "description",
-        "variables",
-        "allowed_hosts",
-        "allow_private_network",
-        "secret_names_display",
-        "clear_secrets",
-        "created_at",
-        "updated_at",
-    ]
+    readonly_fields = ["secret_names_display", "created_at"]
+    fields = [*ENVIRONMENT_FIELDS, "secret_names_display", "clear_secrets", "created_at"]
 
     @admin.display(description="Secrets (names only)")
     def secret_names_display(self, obj: Environment) -> str:
@@ -389,28 +372,14 @@ class WorkflowVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["workflow", "number", "created_at", "created_by"]
     list_select_related = ["workflow", "created_by"]
     search_fields = ["workflow__slug", "workflow__name"]
-    fields = [
-        "workflow",
-        "number",
-        "created_at",
-        "created_by",
-        "definition_display",
-    ]
-    readonly_fields = [
-        "workflow",
-        "number",
-        "created_at",
-        "created_by",
-        "definition_display",
-    ]
-
+    fields = ("workflow", "number", "created_at", "created_by", "definition_display")
+    readonly_fields = fields
+    definition_display = json_field("definition", "Definition")
     # The list never shows definitions, which can be half a megabyte each.
     list_deferred = ["definition"]
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return LeanChangeList
-
-    definition_display = json_field("definition", "Definition")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

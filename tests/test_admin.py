@@ -306,6 +306,12 @@ def test_valid_definition_becomes_the_next_version(
     assert version.definition == changed
     assert version.created_by is not None
     assert version.created_by.is_superuser
+    # The workflow page's "All versions" link lists exactly this workflow's versions.
+    make_workflow(workflow.project, "other-flow")
+    listed = admin_client.get(
+        admin_url(WorkflowVersion, "changelist"), {"workflow__id__exact": workflow.pk}
+    )
+    assert sorted(v.number for v in listed.context["cl"].result_list) == [1, 2]
 
 
 def test_unchanged_definition_adds_no_version(admin_client: Client, workflow: Workflow) -> None:

@@ -1,0 +1,90 @@
+"""Step-by-step debugging in Chromium: Next step, breakpoints on the graph, pin and re-run."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from playwright.sync_api import expect
+
+from testruns.models import TestRun
+
+LEAD_STEPS = ["hook", "map", "create", "hot", "notify", "done"]
+
+
+def start_from_form(page: Any, slug: str, *, step_mode: bool) -> None:
+    page.goto(f"/workflows/{slug}/")
+    if step_mode:
+        page.get_by_label("Step-by-step").check()
+    page.get_by_role("button", name="Start test run").click()
+    page.wait_for_url(re.compile(r"/test-runs/[0-9a-f-]{36}/$"))
+
+
+def test_step_through_one_step_at_a_time(
+    login: Callable[..., Any], screenshot: Callable[..., None]
+) -> None:
+    page = login()
+    start_from_form(page, "lead-to-crm", step_mode=True)
+    expect(page.locator("#run-status")).to_have_text("paused")
+    expect(page.locator("#next-step")).to_contain_text("Lead form submitted")
+    for index, node in enumerate(LEAD_STEPS):
+        # Only the steps already advanced have run; this one is highlighted as next.
+        for done in LEAD_STEPS[:index]:
+            expect(page.locator(f"#step-{done}")).to_have_attribute("data-status", "succeeded")
+        expect(page.locator(f"#step-{node}")).to_have_attribute("data-status", "pending")
+        expect(page.locator(f"g.node[data-node='{node}']")).to_have_class(re.compile("s-next"))
+        if node == "create":
+            # The resolved input of the next step is shown before it runs.
+            expect(page.locator("#next-input")).to_have_value(re.compile('"email"'))
+            screenshot(page, "run-paused")
+        page.get_by_role("button", name="Next step").click()
+        expect(page.locator(f"#step-{node}")).to_have_attribute("data-status", "succeeded")
+    expect(page.locator("#run-status")).to_have_text("passed")
+    run = TestRun.objects.get()
+    assert run.steps.filter(status="succeeded").count() == len(LEAD_STEPS)
+
+
+def test_breakpoint_set_on_the_graph_pauses_a_running_run(login: Callable[..., Any]) -> None:
+    page = login()
+    start_from_form(page, "lead-to-crm", step_mode=True)
+    expect(page.locator("#run-status")).to_have_text("paused")
+    page.locator("g.node[data-node='hot']").click()
+    expect(page.locator("g.node[data-node='hot'] circle.bp")).to_be_visible()
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator("#next-step")).to_contain_text("Hot lead")
+    expect(page.locator("#run-status")).to_have_text("paused")
+    expect(page.locator("#step-create")).to_have_attribute("data-status", "succeeded")
+    expect(page.locator("#step-hot")).to_have_attribute("data-status", "pending")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator("#run-status")).to_have_text("passed")
+
+
+def test_pin_an_output_and_rerun_makes_the_step_mocked(login: Callable[..., Any]) -> None:
+    page = login()
+    start_from_form(page, "lead-to-crm", step_mode=False)
+    expect(page.locator("#run-status")).to_have_text("passed")
+    first = page.url
+    page.locator("#step-create > summary").click()
+    page.locator("#step-create").get_by_role("button", name="Pin this output").click()
+    page.wait_for_url(lambda url: url != first)
+    expect(page.locator("#run-status")).to_have_text("passed")
+    expect(page.locator("#step-create")).to_have_attribute("data-status", "mocked")
+    expect(page.locator("#step-create .tag-mock")).to_be_visible()
+    newest = TestRun.objects.order_by("-created_at").first()
+    assert newest is not None and "create" in newest.mocks
+    assert newest.steps.get(node_id="create").mocked
+
+
+def test_rerun_from_a_step_reuses_the_earlier_ones(login: Callable[..., Any]) -> None:
+    page = login()
+    start_from_form(page, "lead-to-crm", step_mode=False)
+    expect(page.locator("#run-status")).to_have_text("passed")
+    first = page.url
+    page.locator("#step-hot > summary").click()
+    page.locator("#step-hot").get_by_role("button", name="Re-run from here").click()
+    page.wait_for_url(lambda url: url != first)
+    expect(page.locator("#run-status")).to_have_text("passed")
+    for reused in ("hook", "map", "create"):
+        expect(page.locator(f"#step-{reused} .tag-reused")).to_be_visible()
+    expect(page.locator("#run-header")).to_contain_text("from step hot")
