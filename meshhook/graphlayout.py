@@ -79,6 +79,11 @@ class GraphLayout:
     node_w: int = NODE_W
     node_h: int = NODE_H
 
+    @property
+    def fits(self) -> bool:
+        """Narrow enough to scale into the page and stay readable; wider graphs scroll."""
+        return self.width <= 1600
+
 
 def layout(definition: dict[str, Any], statuses: dict[str, str] | None = None) -> GraphLayout:
     """Lay out a (validated) definition; `statuses` colours nodes by node id."""

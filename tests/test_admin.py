@@ -71,10 +71,10 @@ def make_workflow(project: Project, slug: str = "lead-flow") -> Workflow:
     return save_definition(project, definition(slug)).workflow
 
 
-def make_run(workflow: Workflow, user: User, **options: Any) -> TestRun:
+def make_run(workflow: Workflow, user: User) -> TestRun:
     environment = workflow.project.environments.get(name="local")
     params = RunParameters(payload={"email": "a@example.com"}, headers={}, environment=environment)
-    return start_test_run(workflow, RunParameters(**{**params.__dict__, **options}), user=user)
+    return start_test_run(workflow, params, user=user)
 
 
 @pytest.fixture
