@@ -21,9 +21,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from meshhook.api.environments import _allowed_hosts, _string_map
 from meshhook.engine import DefinitionError, Problem
 from meshhook.models import ApiToken, Environment, Membership, Project, Workflow, WorkflowVersion
+from meshhook.services.environments import validate_allowed_hosts, validate_string_map
 from meshhook.services.workflows import parse_definition_text, save_definition, validate_definition
 
 # A workflow page shows this many versions (each definition can be half a megabyte); its
@@ -192,9 +192,11 @@ class EnvironmentForm(forms.ModelForm):  # type: ignore[type-arg]
         if "variables" in cleaned:
             # An emptied textarea arrives as None; the column wants {} / [].
             variables = {"variables": cleaned["variables"] or {}}
-            cleaned["variables"] = _string_map(variables, "variables", problems)
+            cleaned["variables"] = validate_string_map(variables, "variables", problems)
         if "allowed_hosts" in cleaned:
-            cleaned["allowed_hosts"] = _allowed_hosts(cleaned["allowed_hosts"] or [], problems)
+            cleaned["allowed_hosts"] = validate_allowed_hosts(
+                cleaned["allowed_hosts"] or [], problems
+            )
         for problem in problems:
             field = problem.path.split(".")[0].split("[")[0]
             self.add_error(field, f"{problem.path}: {problem.message}")

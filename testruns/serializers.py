@@ -7,21 +7,15 @@ Timestamps are ISO 8601 in UTC; empty error text is `null`, not `""`.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
 from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
 
+from meshhook.timefmt import iso
 from testruns.models import RunEvent, StepRun, TestRun
 
 EXPORT_FORMAT = "meshhook.test-run/1"
-
-
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def run_page_path(run_id: Any) -> str:

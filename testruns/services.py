@@ -309,11 +309,17 @@ def test_single_step(run: TestRun, node_id: str, input_value: Any, *, user: Any)
     if step is None:
         raise ParameterError([Problem("node", f"'{node_id}' is not a top-level step of this run.")])
     params = validate_parameters(
-        run.project, parse_definition(run.workflow_version.definition),
+        run.project,
+        parse_definition(run.workflow_version.definition),
         {**run.parameters, "mode": "auto", "breakpoints": []},
     )
     return start_test_run(
-        run.workflow, params, user=user, source=TestRun.Source.CONSOLE,
-        version=run.workflow_version, source_run=run, only_node=node_id,
+        run.workflow,
+        params,
+        user=user,
+        source=TestRun.Source.CONSOLE,
+        version=run.workflow_version,
+        source_run=run,
+        only_node=node_id,
         input_overrides={node_id: input_value},
     )

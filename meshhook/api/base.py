@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import re
 from collections.abc import Callable, Sequence
 from typing import Any, Concatenate, ParamSpec
 
@@ -23,6 +22,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
 from meshhook.engine import DefinitionError, Problem
+from meshhook.engine.problems import child_path as json_path
 from meshhook.models import ApiToken, Membership, Project
 from meshhook.services.projects import membership_for, project_for_user_or_404
 from testruns.parameters import ParameterError
@@ -32,7 +32,6 @@ logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class ApiRequest(HttpRequest):
@@ -58,16 +57,6 @@ class ApiError(Exception):
         self.message = message
         self.problems = list(problems) if problems else [Problem(path, message)]
         self.headers = headers or {}
-
-
-def json_path(parent: str, key: object) -> str:
-    """The engine's path convention (`nodes[2].config`, `variables["my var"]`), for our fields."""
-    if isinstance(key, int):
-        return f"{'' if parent == '$' else parent}[{key}]"
-    text = str(key)
-    if _IDENTIFIER.fullmatch(text):
-        return text if parent in ("", "$") else f"{parent}.{text}"
-    return f"{'$' if parent in ('', '$') else parent}[{json.dumps(text, ensure_ascii=False)}]"
 
 
 def json_response(

@@ -25,8 +25,9 @@ from meshhook.api.base import (
 )
 from meshhook.models import Project, Workflow
 from meshhook.services.workflows import SavedDefinition, save_definition
+from meshhook.timefmt import iso
 from testruns.models import RunStatus, TestRun
-from testruns.serializers import iso, run_summary
+from testruns.serializers import run_summary
 
 
 @api_endpoint(methods=["GET", "POST"])
