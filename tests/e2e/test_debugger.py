@@ -72,7 +72,8 @@ def test_pin_an_output_and_rerun_makes_the_step_mocked(login: Callable[..., Any]
     expect(page.locator("#step-create")).to_have_attribute("data-status", "mocked")
     expect(page.locator("#step-create .tag-mock")).to_be_visible()
     newest = TestRun.objects.order_by("-created_at").first()
-    assert newest is not None and "create" in newest.mocks
+    assert newest is not None
+    assert "create" in newest.mocks
     assert newest.steps.get(node_id="create").mocked
 
 

@@ -397,12 +397,14 @@ def test_single_step_runs_only_that_node_with_the_given_input(
     assert single.status == RunStatus.PASSED
     assert list(single.steps.values_list("node_id", flat=True)) == ["ok"]
     assert single.steps.get().output == {"accepted": "Single"}
-    assert single.total_steps == 1 and single.source_run == first
+    assert single.total_steps == 1
+    assert single.source_run == first
     assert calls(api) == 1  # nothing else ran
 
     # An HTTP step tested on its own calls the server exactly once.
     http_only = test_single_step(first, "call", {"ping": True}, user=user)
     drain()
     http_only.refresh_from_db()
-    assert http_only.status == RunStatus.PASSED and calls(api) == 2
+    assert http_only.status == RunStatus.PASSED
+    assert calls(api) == 2
     assert api.log[-1][0].get_json() == {"ping": True}
