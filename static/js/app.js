@@ -85,6 +85,20 @@
     catch (err) { out.textContent = "Not valid JSON: " + err.message; }
   });
 
+  // Actions answered with an error (a run that is no longer paused, a viewer's click…)
+  // say why instead of doing nothing.
+  var toastTimer;
+  document.addEventListener("htmx:responseError", function (e) {
+    var toast = document.getElementById("toast");
+    if (!toast) return;
+    var text = (e.detail.xhr.responseText || "").trim();
+    if (!text || text.charAt(0) === "<") text = "The request failed (" + e.detail.xhr.status + ").";
+    toast.textContent = text;
+    toast.classList.remove("hidden");
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(function () { toast.classList.add("hidden"); }, 6000);
+  });
+
   // --- Live run page ------------------------------------------------------------------
   function lastSeq() {
     var lines = document.querySelectorAll("#run-log .log-line");
