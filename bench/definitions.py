@@ -6,6 +6,7 @@ measured (the engine, the queue, the database and the broadcasts around each ste
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 PAYLOAD: dict[str, Any] = {
@@ -48,5 +49,5 @@ def transform_chain(steps: int, slug: str) -> dict[str, Any]:
         "name": f"Bench {slug}",
         "slug": slug,
         "nodes": nodes,
-        "edges": [{"source": a, "target": b} for a, b in zip(ids, ids[1:], strict=False)],
+        "edges": [{"source": a, "target": b} for a, b in pairwise(ids)],
     }

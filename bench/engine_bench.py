@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from bench.definitions import PAYLOAD, transform_chain
-from bench.stats import Table, repeat_ms
+from bench.stats import Table, check, repeat_ms
 from meshhook.engine import (
     ExecutionContext,
     RunInput,
@@ -33,7 +33,8 @@ def bench_engine(table: Table) -> None:
     def whole_run() -> None:
         result, _, outcomes = run_workflow(workflow, run)
         # A benchmark of a broken run would measure the wrong thing.
-        assert result.status == "passed" and len(outcomes) == TRANSFORMS + 1, result
+        check(result.status == "passed", f"engine run ended {result}")
+        check(len(outcomes) == TRANSFORMS + 1, f"{len(outcomes)} steps ran")
 
     table.timing(f"run_workflow, {TRANSFORMS + 1} steps", repeat_ms(whole_run, RUNS), "ms/run")
 

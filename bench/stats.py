@@ -18,6 +18,16 @@ from dataclasses import dataclass, field
 MIN_SAMPLES_FOR_P95 = 20
 
 
+class BenchError(RuntimeError):
+    """A measured operation did not do what it should: its figure would be meaningless."""
+
+
+def check(condition: bool, message: str) -> None:
+    # Not `assert`: `python -O` would silently drop the checks that keep figures honest.
+    if not condition:
+        raise BenchError(message)
+
+
 def median(samples: list[float]) -> float:
     return statistics.median(samples)
 
@@ -87,9 +97,10 @@ class Table:
         """A single derived figure (a rate computed from a whole measured batch)."""
         self._add(Row(label, fmt(value), "", unit, note))
 
-    def ratio(self, label: str, slow: float, fast: float, note: str = "") -> None:
-        """How many times `fast` beats `slow`, both in the same unit."""
-        text = f"{slow / fast:.1f}×" if fast > 0 else "n/a"
+    def ratio(self, label: str, numerator: float, denominator: float, note: str = "") -> None:
+        """`numerator / denominator`, both in the same unit, written so that it reads as
+        "how many times better": callers put the slower time or the higher rate on top."""
+        text = f"{numerator / denominator:.1f}×" if denominator > 0 else "n/a"
         self._add(Row(f"RATIO {label}", text, "", "", note))
 
     def render(self) -> str:
@@ -102,7 +113,7 @@ class Table:
             h.ljust(w) if i in (0, 3, 4) else h.rjust(w)
             for i, (h, w) in enumerate(zip(HEADERS, widths, strict=True))
         )
-        out = [line, "─" * len(line)]
+        out = [line.rstrip(), "─" * len(line)]
         for title, section in self.sections:
             if title:
                 out.append(title)

@@ -18,6 +18,7 @@ from meshhook.models import Workflow, WorkflowVersion
 from meshhook.services.projects import membership_for, workflow_for_user_or_404, workflows_for
 from testruns.models import TestRun
 from testruns.parameters import ParameterError, parse_headers_text, validate_parameters
+from testruns.compare import compare_runs
 from testruns.presenters import pretty_json, run_context
 from testruns.queries import CursorError, filter_runs, keyset_page, run_for_user_or_404, runs_for
 from testruns.samples import sample_for
@@ -269,3 +270,23 @@ def testrun_list(request: HtmxHttpRequest) -> HttpResponse:
     if request.htmx and not request.htmx.boosted:
         return render(request, template + "#results", context)
     return render(request, template, context)
+
+
+@login_required
+@require_GET
+def testrun_compare(request: HtmxHttpRequest) -> HttpResponse:
+    """`?run=<id>&run=<id>` (older first on screen); one run alone is compared with the run it
+    was re-run from."""
+    chosen = [
+        run_for_user_or_404(request.user, run_id) for run_id in request.GET.getlist("run")[:2]
+    ]
+    if len(chosen) == 1 and chosen[0].source_run_id:
+        chosen.insert(0, run_for_user_or_404(request.user, chosen[0].source_run_id))
+    if len(chosen) != 2:
+        return render(
+            request, "testruns/compare.html", {"need_two": True, "nav": "testruns"}, status=400
+        )
+    left, right = sorted(chosen, key=lambda run: run.created_at)
+    context = compare_runs(left, right)
+    context["nav"] = "testruns"
+    return render(request, "testruns/compare.html", context)

@@ -124,7 +124,11 @@
   });
   function setLive(on) {
     var dot = document.getElementById("live-indicator");
-    if (dot) { dot.classList.toggle("on", on); dot.textContent = on ? "Live" : "Offline"; }
+    if (!dot) return;
+    var status = document.getElementById("run-status");
+    var finished = status && /passed|failed|cancelled|error/.test(status.textContent);
+    dot.classList.toggle("on", on && !finished);
+    dot.textContent = finished ? "Finished" : on ? "Live" : "Offline";
   }
   function applyLogFilters() {
     var level = document.getElementById("log-level");
@@ -147,6 +151,7 @@
     if (e.target.id === "log-follow") follow();
   });
   document.addEventListener("htmx:wsAfterMessage", function () {
+    setLive(true);
     applyLogFilters();
     follow();
     tick();

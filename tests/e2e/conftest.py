@@ -14,9 +14,6 @@ import pytest
 from django.db import connections
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-# Playwright's sync API keeps an event loop on the main thread; the test's own ORM calls
-# are still synchronous and safe.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -63,7 +60,9 @@ def _work() -> None:
     SimpleWorker([queue], connection=queue.connection).work(with_scheduler=False)
 
 
-@pytest.fixture(scope="session")
+# Package scope: the server and its worker stop when the browser tests are done, so the
+# worker cannot take jobs meant for other tests' burst workers.
+@pytest.fixture(scope="package")
 def console_server(django_db_setup: Any, django_db_blocker: Any) -> Iterator[str]:
     """http://127.0.0.1:<port> of a daphne + worker pair on the test database."""
     context = multiprocessing.get_context("fork")
@@ -96,10 +95,25 @@ def console(console_server: str, transactional_db: Any, run_queue: Any) -> str:
     return console_server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(chromium_path: Path) -> Iterator[Any]:
+    """Package scope: Playwright's sync API runs an event loop on the main thread, which
+    must be gone before other tests use async_to_sync."""
     from playwright.sync_api import sync_playwright
 
+    # While that loop runs, Django would refuse the tests' own (synchronous) ORM calls.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        yield from _launch(chromium_path, sync_playwright)
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+def _launch(chromium_path: Path, sync_playwright: Any) -> Iterator[Any]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(chromium_path),

@@ -162,7 +162,7 @@ def test_log_on_screen_equals_the_api_events_across_a_socket_drop(
     wait_until_paused(api, run_id)
     assert api.post(f"/api/test-runs/{run_id}/continue").status_code == 200
     expect(page.locator("#run-status")).to_have_text("passed", timeout=20_000)
-    expect(page.locator("#live-indicator")).to_have_text("Live")
+    expect(page.locator("#live-indicator")).to_have_text("Finished")
 
     events = api.get(f"/api/test-runs/{run_id}/events").json()["events"]
     assert log_lines(page) == [(e["seq"], e["message"]) for e in events]

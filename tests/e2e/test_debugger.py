@@ -89,3 +89,29 @@ def test_rerun_from_a_step_reuses_the_earlier_ones(login: Callable[..., Any]) ->
     for reused in ("hook", "map", "create"):
         expect(page.locator(f"#step-{reused} .tag-reused")).to_be_visible()
     expect(page.locator("#run-header")).to_contain_text("from step hot")
+
+
+def test_compare_a_rerun_with_its_source(
+    login: Callable[..., Any], screenshot: Callable[..., None]
+) -> None:
+    page = login()
+    start_from_form(page, "lead-to-crm", step_mode=False)
+    expect(page.locator("#run-status")).to_have_text("passed")
+    first = page.url
+    page.locator("#step-create > summary").click()
+    page.locator("#step-create").get_by_role("button", name="Pin this output").click()
+    page.wait_for_url(lambda url: url != first)
+    expect(page.locator("#run-status")).to_have_text("passed")
+    page.get_by_role("link", name="Compare with source").click()
+    steps = page.locator("#compare-steps")
+    expect(steps.locator("tr[data-step='create'] td").nth(2)).to_contain_text("mocked")
+    expect(steps.locator("tr[data-step='create'] td").nth(1)).to_contain_text("succeeded")
+    expect(page.locator("#compare-parameters tr.changed")).to_contain_text("mocks")
+    screenshot(page, "compare")
+
+    # The same comparison, chosen from history.
+    page.goto("/test-runs/")
+    for box in page.locator("#run-table input[name=run]").all()[:2]:
+        box.check()
+    page.locator("#compare-button").click()
+    expect(page.locator("#compare-steps")).to_be_visible()
