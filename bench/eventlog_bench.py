@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 
 from bench.data import Fixture, bare_run
-from bench.stats import Table, check
-from testruns.eventlog import NewEvent, append_events
+from bench.stats import Table, check, repeat_ms
+from testruns.eventlog import NewEvent, append_events, publish
 from testruns.models import RunEvent
 
 EVENTS = 2_000
@@ -69,3 +69,9 @@ def bench_eventlog(table: Table, fixture: Fixture) -> None:
         f"median of {BATCH_ROUNDS} rounds of {EVENTS // BATCH} calls",
     )
     table.ratio(f"batches of {BATCH} vs 1 per call", batch_rate, single_rate, "events/s")
+    table.timing(
+        "  of each call: publish() alone",
+        repeat_ms(lambda: publish(run.id), 50),
+        "ms/call",
+        "1 SELECT + 2 group_send",
+    )

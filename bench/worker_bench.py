@@ -1,14 +1,18 @@
-"""3. Whole test runs through the real queue and a burst worker: non-forking vs forking.
+"""3. Whole test runs through the real queue and worker: non-forking vs forking RQ worker.
 
 A run is started with `start_test_run` (one transaction, the job enqueued on commit) and
-driven by `testruns.jobs.drive_run` in an RQ worker, exactly as in production; only the
-queue name is the bench's own (see harness.BENCH_QUEUE).
+driven by `testruns.jobs.drive_run` inside an RQ worker, exactly as in production; only
+the queue name is the bench's own (see harness.BENCH_QUEUE).
+
+The two workers are measured interleaved (one run on each, in alternating order), so a
+neighbour process hogging the CPU for a few seconds hurts both figures alike instead of
+skewing the ratio.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import django_rq
 from django.db import connection, connections
@@ -17,20 +21,13 @@ from rq.worker import BaseWorker, SimpleWorker, Worker
 
 from bench.data import Fixture
 from bench.harness import BENCH_QUEUE
-from bench.stats import Table, check, median, repeat_ms
+from bench.stats import Table, check, median
 from testruns import services
 from testruns.models import RunStatus, TestRun
 from testruns.services import start_test_run
 
-RUNS = 30
-
-
-@dataclass(frozen=True)
-class WorkerFigures:
-    latency_ms: list[float]  # start → finished, one run at a time
-    drain_ms_per_run: float  # N queued runs drained by one burst worker
-    runs_per_s: float
-    run_ids: list[str]
+RUNS = 30  # per worker kind, for each of: one at a time, and drained from a full queue
+DRAIN_BATCH = 10  # drained in alternating batches of this many
 
 
 def noop() -> None:
@@ -68,6 +65,20 @@ class LongLivedWorker:
         self.worker.teardown()
 
 
+@dataclass
+class Figures:
+    noop_ms: list[float] = field(default_factory=list)
+    start_ms: list[float] = field(default_factory=list)  # start_test_run alone
+    latency_ms: list[float] = field(default_factory=list)  # start → finished, one at a time
+    drain_s: float = 0.0  # total time draining pre-queued runs
+    drained: int = 0
+    run_ids: list[str] = field(default_factory=list)
+
+    @property
+    def runs_per_s(self) -> float:
+        return self.drained / self.drain_s
+
+
 def bench_workers(table: Table, fixture: Fixture) -> str:
     """Runs both worker kinds; returns the id of one finished run, for the live view."""
     # start_test_run enqueues on services.QUEUE_NAME: point it at the bench's private
@@ -78,70 +89,95 @@ def bench_workers(table: Table, fixture: Fixture) -> str:
     steps = len(fixture.workflow.current_version().definition["nodes"])
     table.section(
         f"3. Whole test runs: {steps}-step transform workflow, start_test_run → RQ → "
-        f"drive_run, N={RUNS} per figure"
+        f"drive_run; N={RUNS} per figure"
     )
-    start_ms = repeat_ms(lambda: start_test_run(fixture.workflow, fixture.params(), user=None), 20)
-    table.timing("start_test_run (create rows + enqueue on commit)", start_ms)
-    queue.empty()  # those runs were only for timing the start
-
-    figures: dict[str, WorkerFigures] = {}
-    noop_ms: dict[str, float] = {}
-    for name, worker_class in (("no fork", SimpleWorker), ("fork", Worker)):
-        worker = LongLivedWorker(worker_class, queue)
-        try:
-            noop_ms[name] = table.timing(
-                f"RQ no-op job, {worker_class.__name__} ({name})",
-                repeat_ms(lambda w=worker: run_noop(w, queue), RUNS),
-                "ms/job",
-            )
-            figures[name] = measure(worker, fixture)
-        finally:
+    workers = {
+        "no fork": LongLivedWorker(SimpleWorker, queue),
+        "fork": LongLivedWorker(Worker, queue),
+    }
+    figures = {name: Figures() for name in workers}
+    try:
+        for worker in workers.values():  # untimed: first fork, first imports
+            one_run(worker, fixture, Figures())
+            one_noop(worker, queue, Figures())
+        for index in range(RUNS):
+            for name in order(list(workers), index):
+                one_noop(workers[name], queue, figures[name])
+                one_run(workers[name], fixture, figures[name])
+        for index in range(RUNS // DRAIN_BATCH):
+            for name in order(list(workers), index):
+                drain_batch(workers[name], fixture, figures[name])
+    finally:
+        for worker in workers.values():
             worker.close()
-    table.ratio("no-op job, fork / no fork", noop_ms["fork"], noop_ms["no fork"], "ms/job")
-    for name, result in figures.items():
-        table.timing(f"{name}: start → finished, per run", result.latency_ms, "ms/run")
-        table.value(
-            f"{name}: drain {RUNS} queued runs",
-            result.drain_ms_per_run,
-            "ms/run",
-            f"{result.runs_per_s:.1f} runs/s",
-        )
-    simple, forking = figures["no fork"], figures["fork"]
+    report(table, figures["no fork"], figures["fork"])
+    return figures["no fork"].run_ids[-1]
+
+
+def order(names: list[str], index: int) -> list[str]:
+    return names if index % 2 == 0 else names[::-1]
+
+
+def one_noop(worker: LongLivedWorker, queue: Queue, figures: Figures) -> None:
+    started = time.perf_counter()
+    queue.enqueue(noop, result_ttl=0)
+    check(worker.drain() == 1, "the no-op job did not run")
+    figures.noop_ms.append((time.perf_counter() - started) * 1000)
+
+
+def one_run(worker: LongLivedWorker, fixture: Fixture, figures: Figures) -> None:
+    # The web process that starts a run already holds a connection: not the run's cost.
+    connection.ensure_connection()
+    started = time.perf_counter()
+    run = start_test_run(fixture.workflow, fixture.params(), user=None)
+    figures.start_ms.append((time.perf_counter() - started) * 1000)
+    check(worker.drain() == 1, "the run's job did not run")
+    figures.latency_ms.append((time.perf_counter() - started) * 1000)
+    figures.run_ids.append(str(run.pk))
+    check_passed([str(run.pk)])
+
+
+def drain_batch(worker: LongLivedWorker, fixture: Fixture, figures: Figures) -> None:
+    runs = [
+        str(start_test_run(fixture.workflow, fixture.params(), user=None).pk)
+        for _ in range(DRAIN_BATCH)
+    ]
+    started = time.perf_counter()
+    check(worker.drain() == DRAIN_BATCH, "not every queued run was driven")
+    figures.drain_s += time.perf_counter() - started
+    figures.drained += DRAIN_BATCH
+    check_passed(runs)
+
+
+def check_passed(run_ids: list[str]) -> None:
+    # A run that failed or never ran would make every figure about it meaningless.
+    passed = TestRun.objects.filter(pk__in=run_ids, status=RunStatus.PASSED).count()
+    check(passed == len(run_ids), f"only {passed} of {len(run_ids)} runs passed")
+
+
+def report(table: Table, simple: Figures, forking: Figures) -> None:
+    table.timing("start_test_run (rows + enqueue on commit)", simple.start_ms + forking.start_ms)
+    for name, figures in (("SimpleWorker, no fork", simple), ("Worker, fork per job", forking)):
+        table.timing(f"RQ no-op job: {name}", figures.noop_ms, "ms/job", "enqueue → done")
     table.ratio(
-        "per-run latency, fork / no fork",
+        "no-op job, fork / no fork",
+        median(forking.noop_ms),
+        median(simple.noop_ms),
+        f"fork costs {median(forking.noop_ms) - median(simple.noop_ms):.1f} ms/job "
+        "(DESIGN §5: ~6–9)",
+    )
+    for name, figures in (("SimpleWorker, no fork", simple), ("Worker, fork per job", forking)):
+        table.timing(f"run start → finished: {name}", figures.latency_ms, "ms/run", "one at a time")
+        table.value(
+            f"  throughput: {name}",
+            figures.runs_per_s,
+            "runs/s",
+            f"{figures.drained} pre-queued runs drained, {1000 / figures.runs_per_s:.0f} ms/run",
+        )
+    table.ratio(
+        "run latency, fork / no fork",
         median(forking.latency_ms),
         median(simple.latency_ms),
         "median start → finished",
     )
     table.ratio("throughput, no fork / fork", simple.runs_per_s, forking.runs_per_s, "runs/s")
-    return simple.run_ids[-1]
-
-
-def run_noop(worker: LongLivedWorker, queue: Queue) -> None:
-    queue.enqueue(noop, result_ttl=0)
-    check(worker.drain() == 1, "the no-op job did not run")
-
-
-def measure(worker: LongLivedWorker, fixture: Fixture) -> WorkerFigures:
-    latency: list[float] = []
-    made: list[str] = []
-    for _ in range(RUNS):
-        # The web process that starts a run already holds a connection; do not charge
-        # the connect to the run.
-        connection.ensure_connection()
-        started = time.perf_counter()
-        run = start_test_run(fixture.workflow, fixture.params(), user=None)
-        check(worker.drain() == 1, "the run's job did not run")
-        latency.append((time.perf_counter() - started) * 1000)
-        made.append(str(run.pk))
-
-    queued = [start_test_run(fixture.workflow, fixture.params(), user=None) for _ in range(RUNS)]
-    made.extend(str(run.pk) for run in queued)
-    started = time.perf_counter()
-    check(worker.drain() == RUNS, "not every queued run was driven")
-    elapsed = time.perf_counter() - started
-
-    finished = TestRun.objects.filter(pk__in=made, status=RunStatus.PASSED).count()
-    # A run that failed or never ran would make every figure above meaningless.
-    check(finished == len(made), f"only {finished}/{len(made)} runs passed")
-    return WorkerFigures(latency, elapsed * 1000 / RUNS, RUNS / elapsed, made)

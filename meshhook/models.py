@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 
 slug_validator = RegexValidator(
@@ -183,6 +184,14 @@ class Workflow(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def get_absolute_url(self) -> str:
+        # The project is part of the address: two projects may both have this slug.
+        return f"{reverse('workflow_detail', args=[self.slug])}?project={self.project.slug}"
+
+    @property
+    def project_query(self) -> str:
+        return f"project={self.project.slug}"
 
     def current_version(self) -> WorkflowVersion:
         return self.versions.get(number=self.latest_version)

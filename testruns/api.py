@@ -7,15 +7,11 @@ A run is visible to the members of its project only; anyone else gets 404.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
-from datetime import datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
-from django.http import HttpResponse
+from django.db.models import QuerySet
+from django.http import Http404, HttpResponse
 
 from meshhook.api.base import (
     ApiError,
@@ -29,11 +25,11 @@ from meshhook.api.base import (
     require_editor,
 )
 from meshhook.engine import parse_definition
-from meshhook.models import Workflow
-from meshhook.services.projects import projects_for
+from meshhook.services.projects import projects_for, workflow_for_user_or_404
 from testruns import services
-from testruns.models import RunStatus, TestRun
+from testruns.models import TestRun
 from testruns.parameters import validate_parameters
+from testruns.queries import CursorError, filter_runs, keyset_page
 from testruns.serializers import event_json, run_detail, run_export, run_links, run_summary
 
 PARAMETER_FIELDS = (
@@ -105,17 +101,11 @@ def _start(request: ApiRequest) -> HttpResponse:
     project_slug = body.get("project", request.GET.get("project"))
     if project_slug is not None and not isinstance(project_slug, str):
         raise ApiError(400, "project must be a project slug.", path="project")
-    workflows = Workflow.objects.filter(slug=slug, project__in=projects_for(request.user))
-    if project_slug:
-        workflows = workflows.filter(project__slug=project_slug)
-    # Same order as the user's default project, so the first project wins a slug clash.
-    workflow = (
-        workflows.select_related("project")
-        .order_by("project__personal_for", "project__name")
-        .first()
-    )
-    if workflow is None:
-        raise ApiError(404, f"No workflow '{slug}' in your projects.", path="workflow")
+    try:
+        # Same order as the user's default project, so the first project wins a slug clash.
+        workflow = workflow_for_user_or_404(request.user, slug, project_slug)
+    except Http404:
+        raise ApiError(404, f"No workflow '{slug}' in your projects.", path="workflow") from None
     require_editor(request, workflow.project)
     source = _source(request, body)
     version = workflow.current_version()
@@ -137,60 +127,18 @@ def _list(request: ApiRequest) -> HttpResponse:
     if query.get("project"):
         # Unlike the other filters, naming a project you cannot see is a 404, as everywhere.
         runs = runs.filter(project=request_project(request))
-    if query.get("workflow"):
-        runs = runs.filter(workflow__slug=query["workflow"])
-    if query.get("status"):
-        statuses = [part.strip() for part in query["status"].split(",") if part.strip()]
-        unknown = [status for status in statuses if status not in RunStatus.values]
-        if unknown:
-            raise ApiError(
-                400,
-                f"Unknown status {', '.join(unknown)}; use {', '.join(RunStatus.values)}.",
-                path="status",
-            )
-        runs = runs.filter(status__in=statuses)
-    if query.get("environment"):
-        runs = runs.filter(environment_name=query["environment"])
-    if query.get("triggered_by"):
-        who = query["triggered_by"]
-        if who in TestRun.Source.values:
-            runs = runs.filter(source=who)
-        else:
-            runs = runs.filter(triggered_by__username=who)
+    runs = filter_runs(runs, query)
     limit = query_int(request, "limit", default=DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
-    if query.get("cursor"):
-        created_at, last_id = decode_cursor(query["cursor"])
-        # Keyset pagination: rows strictly after the last one seen, in (created_at, id)
-        # descending order; stable under inserts and O(limit) at any depth.
-        runs = runs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=last_id))
-    page = list(runs.order_by("-created_at", "-id")[: limit + 1])
-    has_more = len(page) > limit
-    page = page[:limit]
+    try:
+        page, next_cursor = keyset_page(runs, query.get("cursor"), limit)
+    except CursorError as error:
+        raise ApiError(400, str(error), path="cursor") from None
     return json_response(
         {
             "results": [run_summary(run, request) for run in page],
-            "next_cursor": encode_cursor(page[-1]) if has_more else None,
+            "next_cursor": next_cursor,
         }
     )
-
-
-def encode_cursor(run: TestRun) -> str:
-    key = json.dumps([run.created_at.isoformat(), str(run.id)], separators=(",", ":"))
-    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        created_at, run_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        moment = datetime.fromisoformat(created_at)
-        if moment.tzinfo is None:
-            raise ValueError("naive timestamp")
-        return moment, uuid.UUID(run_id)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise ApiError(
-            400, "The cursor is not one this API returned; start again without it.", path="cursor"
-        ) from None
 
 
 @api_endpoint(methods=["GET"])

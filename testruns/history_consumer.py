@@ -19,9 +19,9 @@ def _project_ids(user: Any) -> list[int]:
 
 
 def _render_row(run_id: str) -> str:
-    run = TestRun.objects.select_related("workflow", "workflow_version", "triggered_by").get(
-        pk=run_id
-    )
+    run = TestRun.objects.select_related(
+        "workflow__project", "workflow_version", "triggered_by"
+    ).get(pk=run_id)
     return render_to_string("testruns/run_list.html#row", {"run": run})
 
 

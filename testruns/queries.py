@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import uuid
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import date, datetime
 from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.utils.dateparse import parse_date
 
+from meshhook.engine import Problem
 from meshhook.services.projects import projects_for
-from testruns.models import TestRun
+from testruns.models import RunStatus, TestRun
+from testruns.parameters import ParameterError
 
 
 def runs_for(user: Any) -> QuerySet[TestRun]:
@@ -26,7 +31,9 @@ def run_for_user_or_404(user: Any, run_id: Any) -> TestRun:
         raise Http404("No such test run.") from None
     run = (
         runs_for(user)
-        .select_related("workflow", "workflow_version", "environment", "triggered_by", "project")
+        .select_related(
+            "workflow__project", "workflow_version", "environment", "triggered_by", "project"
+        )
         .filter(pk=key)
         .first()
     )
@@ -48,23 +55,29 @@ class CursorError(ValueError):
 
 
 def encode_cursor(run: TestRun) -> str:
-    raw = f"{run.created_at.isoformat()}|{run.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    key = json.dumps([run.created_at.isoformat(), str(run.id)], separators=(",", ":"))
+    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        created, _, run_id = base64.urlsafe_b64decode(padded.encode()).decode().partition("|")
-        return datetime.fromisoformat(created), uuid.UUID(run_id)
-    except (ValueError, UnicodeDecodeError, binascii.Error):
-        raise CursorError("The cursor is not one this API returned.") from None
+        created_at, run_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        moment = datetime.fromisoformat(created_at)
+        if moment.tzinfo is None:
+            raise ValueError("naive timestamp")
+        return moment, uuid.UUID(run_id)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise CursorError(
+            "The cursor is not one this list returned; start again without it."
+        ) from None
 
 
 def keyset_page(
     runs: QuerySet[TestRun], cursor: str | None, limit: int
 ) -> tuple[list[TestRun], str | None]:
-    """Newest first by (created_at, id); no OFFSET and no count, so deep pages stay cheap."""
+    """Newest first by (created_at, id); rows strictly after the cursor. No OFFSET and no
+    count, so page 1,000 costs what page 1 costs and inserts never shift a page."""
     runs = runs.order_by("-created_at", "-id")
     if cursor:
         created, run_id = decode_cursor(cursor)
@@ -74,12 +87,20 @@ def keyset_page(
     return page[:limit], next_cursor
 
 
-def filter_runs(runs: QuerySet[TestRun], filters: dict[str, str]) -> QuerySet[TestRun]:
-    """The history filters shared by the console and the API."""
+def filter_runs(runs: QuerySet[TestRun], filters: Mapping[str, str]) -> QuerySet[TestRun]:
+    """The history filters shared by the console and the API; bad values raise
+    ParameterError naming the filter."""
+    problems: list[Problem] = []
     if filters.get("workflow"):
         runs = runs.filter(workflow__slug=filters["workflow"])
     if filters.get("status"):
-        runs = runs.filter(status=filters["status"])
+        statuses = [part.strip() for part in filters["status"].split(",") if part.strip()]
+        unknown = [status for status in statuses if status not in RunStatus.values]
+        if unknown:
+            problems.append(Problem(
+                "status", f"Unknown status {', '.join(unknown)}; use {', '.join(RunStatus.values)}."
+            ))  # fmt: skip
+        runs = runs.filter(status__in=statuses)
     if filters.get("environment"):
         runs = runs.filter(environment_name=filters["environment"])
     triggered_by = filters.get("triggered_by")
@@ -88,8 +109,20 @@ def filter_runs(runs: QuerySet[TestRun], filters: dict[str, str]) -> QuerySet[Te
             runs = runs.filter(source=triggered_by)
         else:
             runs = runs.filter(triggered_by__username=triggered_by)
-    if filters.get("since"):
-        runs = runs.filter(created_at__date__gte=filters["since"])
-    if filters.get("until"):
-        runs = runs.filter(created_at__date__lte=filters["until"])
+    for name, lookup in (("since", "created_at__date__gte"), ("until", "created_at__date__lte")):
+        if filters.get(name):
+            day = _date(filters[name])
+            if day is None:
+                problems.append(Problem(name, f"'{filters[name]}' is not a date (YYYY-MM-DD)."))
+            else:
+                runs = runs.filter(**{lookup: day})
+    if problems:
+        raise ParameterError(problems)
     return runs
+
+
+def _date(text: str) -> date | None:
+    try:
+        return parse_date(text)
+    except ValueError:
+        return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
@@ -16,9 +17,9 @@ from meshhook.engine import Problem, parse_definition
 from meshhook.htmx import HtmxHttpRequest
 from meshhook.models import Workflow, WorkflowVersion
 from meshhook.services.projects import membership_for, workflow_for_user_or_404, workflows_for
+from testruns.compare import compare_runs
 from testruns.models import TestRun
 from testruns.parameters import ParameterError, parse_headers_text, validate_parameters
-from testruns.compare import compare_runs
 from testruns.presenters import pretty_json, run_context
 from testruns.queries import CursorError, filter_runs, keyset_page, run_for_user_or_404, runs_for
 from testruns.samples import sample_for
@@ -80,6 +81,7 @@ def _parse_form(request: HtmxHttpRequest) -> tuple[dict[str, Any], list[Problem]
     try:
         raw["payload"] = json.loads(payload_text)
     except json.JSONDecodeError as exc:
+        raw["payload_text"] = request.POST.get("payload", "")  # shown again as typed
         problems.append(
             Problem(
                 "payload", f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
@@ -99,6 +101,7 @@ def _parse_form(request: HtmxHttpRequest) -> tuple[dict[str, Any], list[Problem]
         try:
             raw["mocks"] = json.loads(mocks_text)
         except json.JSONDecodeError as exc:
+            raw["mocks_text"] = request.POST.get("mocks", "")
             problems.append(Problem("mocks", f"Not valid JSON: {exc.msg} at line {exc.lineno}."))
     return raw, problems
 
@@ -112,8 +115,9 @@ def _form_context(
         "workflow": workflow,
         "version": version,
         "values": values,
-        "payload_json": pretty_json(values.get("payload", {})),
-        "mocks_json": pretty_json(values["mocks"]) if values.get("mocks") else "",
+        "payload_json": values.get("payload_text") or pretty_json(values.get("payload", {})),
+        "mocks_json": values.get("mocks_text")
+        or (pretty_json(values["mocks"]) if values.get("mocks") else ""),
         "header_items": list((values.get("headers") or {}).items()),
         "environments": workflow.project.environments.filter(kind="test"),
         "nodes": [n for n in definition.get("nodes", []) if isinstance(n, dict)],
@@ -244,19 +248,27 @@ HISTORY_FILTERS = ("workflow", "status", "environment", "triggered_by", "since",
 @require_GET
 def testrun_list(request: HtmxHttpRequest) -> HttpResponse:
     filters = {key: request.GET.get(key, "").strip() for key in HISTORY_FILTERS}
-    runs = filter_runs(
-        runs_for(request.user).select_related("workflow", "workflow_version", "triggered_by"),
-        filters,
+    visible = runs_for(request.user).select_related(
+        "workflow__project", "workflow_version", "triggered_by"
     )
+    filter_problems: list[Problem] = []
+    try:
+        runs = filter_runs(visible, filters)
+    except ParameterError as error:
+        # Say what was wrong and list without the bad filters rather than fail the page.
+        filter_problems = error.problems
+        filters.update({problem.path: "" for problem in error.problems})
+        runs = filter_runs(visible, filters)
     try:
         page, next_cursor = keyset_page(runs, request.GET.get("cursor"), 25)
     except CursorError:
         page, next_cursor = keyset_page(runs, None, 25)
     context = {
         "runs": page,
+        "filter_problems": filter_problems,
         "next_cursor": next_cursor,
         "filters": filters,
-        "query_without_cursor": "&".join(f"{k}={v}" for k, v in filters.items() if v),
+        "query_without_cursor": urlencode({k: v for k, v in filters.items() if v}),
         "workflows": workflows_for(request.user).order_by("name"),
         "statuses": [s for s, _ in TestRun._meta.get_field("status").choices or []],
         "sources": TestRun.Source.values,

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from django.db import transaction
 from django.db.models import Count
 from django.http import HttpResponse
 
@@ -24,7 +23,7 @@ from meshhook.api.base import (
     require_editor,
 )
 from meshhook.models import Project, Workflow
-from meshhook.services.workflows import SavedDefinition, save_definition
+from meshhook.services.workflows import SavedDefinition, WorkflowExists, save_definition
 from meshhook.timefmt import iso
 from testruns.models import RunStatus, TestRun
 from testruns.serializers import run_summary
@@ -42,16 +41,15 @@ def workflow_collection(request: ApiRequest) -> HttpResponse:
 def _create(request: ApiRequest, project: Project) -> HttpResponse:
     require_editor(request, project)
     definition = body_object(request)
-    with transaction.atomic():
-        saved = save_definition(project, definition, user=request.user)
-        if not saved.created:
-            # Raising inside the block rolls back the version save_definition just added.
-            raise ApiError(
-                409,
-                f"Workflow '{saved.workflow.slug}' already exists in project '{project.slug}'; "
-                f"update it with PUT /api/workflows/{saved.workflow.slug}.",
-                path="slug",
-            )
+    try:
+        saved = save_definition(project, definition, user=request.user, new_only=True)
+    except WorkflowExists as exists:
+        raise ApiError(
+            409,
+            f"Workflow '{exists.slug}' already exists in project '{project.slug}'; "
+            f"update it with PUT /api/workflows/{exists.slug}.",
+            path="slug",
+        ) from None
     return json_response(
         _saved_json(saved, request), status=201, headers={"Location": _api_url(saved.workflow)}
     )

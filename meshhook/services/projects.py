@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Case, QuerySet, Value, When
 from django.http import Http404
 from django.utils.text import slugify
 
@@ -43,9 +43,13 @@ def ensure_personal_project(user: Any) -> Project:
 
 
 def projects_for(user: Any) -> QuerySet[Project]:
+    """The user's projects, their own personal project first, then by name. (Ordering on
+    `personal_for` itself would differ by database: NULLs sort first on SQLite, last on
+    PostgreSQL.)"""
     if not user.is_authenticated:
         return Project.objects.none()
-    return Project.objects.filter(memberships__user=user).order_by("personal_for", "name")
+    own_first = Case(When(personal_for=user, then=Value(0)), default=Value(1))
+    return Project.objects.filter(memberships__user=user).order_by(own_first, "name", "id")
 
 
 def default_project(user: Any) -> Project | None:
@@ -74,7 +78,8 @@ def workflow_for_user_or_404(user: Any, slug: str, project_slug: str | None = No
     workflows = workflows_for(user).select_related("project").filter(slug=slug)
     if project_slug:
         workflows = workflows.filter(project__slug=project_slug)
-    workflow = workflows.order_by("project__personal_for", "project__name").first()
+    own_first = Case(When(project__personal_for=user, then=Value(0)), default=Value(1))
+    workflow = workflows.order_by(own_first, "project__name", "project__id").first()
     if workflow is None:
         raise Http404("No such workflow.")
     return workflow

@@ -22,6 +22,16 @@ class SavedDefinition:
     changed: bool  # a new version (False when the definition was identical)
 
 
+class WorkflowExists(DefinitionError):
+    """A definition meant to create a workflow names a slug the project already has."""
+
+    def __init__(self, slug: str) -> None:
+        super().__init__(
+            [Problem("slug", f"A workflow '{slug}' already exists; open it and edit it instead.")]
+        )
+        self.slug = slug
+
+
 def validate_definition(raw: Any) -> EngineWorkflow:
     """The engine's validator; raises DefinitionError listing every problem."""
     return parse_definition(raw)
@@ -43,11 +53,13 @@ def save_definition(
     *,
     user: Any = None,
     expected_slug: str | None = None,
+    new_only: bool = False,
 ) -> SavedDefinition:
     """Validate `raw` and store it as the workflow's next version (nothing is written if invalid).
 
     `expected_slug` guards PUT /api/workflows/<slug> and the editor: the definition's own slug
-    must match the workflow being edited.
+    must match the workflow being edited; `new_only` refuses (WorkflowExists) to add a
+    version to an existing workflow, for "create" forms and POST.
     """
     parsed = validate_definition(raw)
     if expected_slug is not None and parsed.slug != expected_slug:
@@ -59,6 +71,8 @@ def save_definition(
             ]
         )
     with transaction.atomic():
+        if new_only and Workflow.objects.filter(project=project, slug=parsed.slug).exists():
+            raise WorkflowExists(parsed.slug)
         workflow, created = Workflow.objects.select_for_update().get_or_create(
             project=project,
             slug=parsed.slug,

@@ -6,10 +6,9 @@ import json
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import OuterRef, Subquery
+from django.db.models import Case, OuterRef, Subquery, Value, When
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -67,7 +66,11 @@ def workflow_list(request: HtmxHttpRequest) -> HttpResponse:
             last_run_at=Subquery(last_run.values("created_at")[:1]),
             last_run_id=Subquery(last_run.values("id")[:1]),
         )
-        .order_by("project__personal_for", "project__name", "name")
+        .order_by(
+            Case(When(project__personal_for=request.user.pk, then=Value(0)), default=Value(1)),
+            "project__name",
+            "name",
+        )
     )
     return render(
         request,
@@ -149,24 +152,19 @@ def workflow_editor(request: HtmxHttpRequest, slug: str | None = None) -> HttpRe
         try:
             raw = parse_definition_text(text)
             saved = save_definition(
-                project, raw, user=request.user, expected_slug=workflow.slug if workflow else None
+                project,
+                raw,
+                user=request.user,
+                expected_slug=workflow.slug if workflow else None,
+                new_only=workflow is None,
             )
         except DefinitionError as error:
             problems = error.problems
         else:
-            if saved.created is False and workflow is None:
-                problems = [
-                    Problem(
-                        "slug",
-                        f"A workflow '{saved.workflow.slug}' already exists; "
-                        "open it and edit it instead.",
-                    )
-                ]
-            else:
-                url = reverse("workflow_detail", args=[saved.workflow.slug])
-                if request.htmx:
-                    return HttpResponseClientRedirect(url)
-                return redirect(url)
+            url = saved.workflow.get_absolute_url()
+            if request.htmx:
+                return HttpResponseClientRedirect(url)
+            return redirect(url)
         definition_text = text
     elif workflow is not None:
         definition_text = pretty(workflow.current_version().definition)
