@@ -24,7 +24,7 @@ class StepPair:
 
     @property
     def output_changed(self) -> bool:
-        return _stable(_value(self.left)) != _stable(_value(self.right))
+        return bool(_stable(_value(self.left)) != _stable(_value(self.right)))
 
     @property
     def changed(self) -> bool:
