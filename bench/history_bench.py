@@ -96,9 +96,9 @@ def bounded_keyset(runs: QuerySet[TestRun], cursor: str) -> list[TestRun]:
 
 def bench_live_view(table: Table, run_id: str) -> None:
     """Renders like the socket does after each wake-up: the next 50 events plus the state."""
-    existing = RunEvent.objects.filter(run_id=run_id).count()
-    append_events(run_id, log_lines(LIVE_EVENTS - existing))
-    check(RunEvent.objects.filter(run_id=run_id).count() == LIVE_EVENTS, "event count")
+    events = RunEvent.objects.filter(run__pk=run_id)
+    append_events(run_id, log_lines(LIVE_EVENTS - events.count()))
+    check(events.count() == LIVE_EVENTS, "the run does not have the events wanted")
     table.section(
         f"5. Live view: render_update for a finished 10-step run with {LIVE_EVENTS} events"
     )

@@ -96,6 +96,22 @@ class ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]
 # --- Projects and members ---------------------------------------------------------------
 
 
+class ReadOnlyModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """History: shown, never added, changed or deleted from the admin."""
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return LeanChangeList
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
     model = Membership
     extra = 0
@@ -368,7 +384,7 @@ class WorkflowAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(WorkflowVersion)
-class WorkflowVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class WorkflowVersionAdmin(ReadOnlyModelAdmin):
     """Versions are immutable history: runs point at the exact one they ran."""
 
     list_display = ["workflow", "number", "created_at", "created_by"]
@@ -379,15 +395,3 @@ class WorkflowVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     definition_display = json_field("definition", "Definition")
     # The list never shows definitions, which can be half a megabyte each.
     list_deferred = ["definition"]
-
-    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
-        return LeanChangeList
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

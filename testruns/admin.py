@@ -15,7 +15,6 @@ import uuid
 from typing import Any, cast
 
 from django.contrib import admin, messages
-from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_permission_codename
 from django.core.paginator import Paginator
 from django.db import connections
@@ -28,7 +27,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from meshhook.admin import CappedInlineFormSet, LeanChangeList, ReadOnlyInline, json_field
+from meshhook.admin import CappedInlineFormSet, ReadOnlyInline, ReadOnlyModelAdmin, json_field
 from meshhook.engine import DefinitionError
 from meshhook.models import Environment, Workflow
 from testruns.models import ACTIVE_STATUSES, RunEvent, StepRun, TestRun
@@ -80,23 +79,11 @@ def id_prefix_range(term: str) -> tuple[uuid.UUID, uuid.UUID] | None:
     return uuid.UUID(digits.ljust(32, "0")), uuid.UUID(digits.ljust(32, "f"))
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ReadOnlyAdmin(ReadOnlyModelAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     # Facet counts are a GROUP BY over every matching row.
     show_facets = admin.ShowFacets.NEVER
-
-    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
-        return LeanChangeList
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 # Admin's own icons: colour without inline styles, which the CSP (style-src 'self') blocks.

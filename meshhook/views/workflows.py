@@ -15,7 +15,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from meshhook.engine import DefinitionError, Problem
 from meshhook.graphlayout import layout
 from meshhook.htmx import HtmxHttpRequest
-from meshhook.models import Workflow
+from meshhook.models import Workflow, WorkflowVersion
 from meshhook.services.projects import (
     membership_for,
     project_for_user_or_404,
@@ -54,6 +54,14 @@ def pretty(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
+def requested_version(request: HtmxHttpRequest, workflow: Workflow) -> WorkflowVersion:
+    """`?version=N` (404 if there is no such version), else the latest."""
+    number = request.GET.get("version", "")
+    if number.isdigit():
+        return get_object_or_404(workflow.versions, number=int(number))
+    return workflow.current_version()
+
+
 @login_required
 @require_GET
 def workflow_list(request: HtmxHttpRequest) -> HttpResponse:
@@ -87,12 +95,7 @@ def workflow_list(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def workflow_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     workflow = workflow_for_user_or_404(request.user, slug, request.GET.get("project"))
-    number = request.GET.get("version")
-    version = (
-        get_object_or_404(workflow.versions, number=number)
-        if number and number.isdigit()
-        else workflow.current_version()
-    )
+    version = requested_version(request, workflow)
     runs = workflow.test_runs.select_related("triggered_by", "workflow_version")[:10]
     membership = membership_for(request.user, workflow.project)
     return render(
@@ -115,12 +118,7 @@ def workflow_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def workflow_export(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     workflow = workflow_for_user_or_404(request.user, slug, request.GET.get("project"))
-    number = request.GET.get("version")
-    version = (
-        get_object_or_404(workflow.versions, number=number)
-        if number and number.isdigit()
-        else workflow.current_version()
-    )
+    version = requested_version(request, workflow)
     response = JsonResponse(version.definition, json_dumps_params={"indent": 2})
     filename = f"{workflow.slug}-v{version.number}.json"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
