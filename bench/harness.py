@@ -38,11 +38,14 @@ class Environment:
     cpus: str
 
     def lines(self) -> list[str]:
+        # The load average is there because a busy neighbour (a test suite, a browser)
+        # is the usual reason two runs of the bench disagree.
+        load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
         return [
             f"database  {self.database}",
             f"redis     {self.redis}",
-            f"python    {self.python}   django {self.django}   rq {self.rq}",
-            f"cpus      {self.cpus}",
+            f"python    {self.python}   django {self.django}   rq {self.rq}   DEBUG off",
+            f"cpus      {self.cpus}   load average {load} (1, 5, 15 min) at start",
         ]
 
 
