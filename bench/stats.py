@@ -74,6 +74,11 @@ class Row:
 @dataclass
 class Table:
     sections: list[tuple[str, list[Row]]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def note(self, text: str) -> None:
+        """A footnote: how a figure was taken, where that changes how to read it."""
+        self.notes.append(text)
 
     def section(self, title: str) -> None:
         self.sections.append((title, []))
@@ -109,27 +114,29 @@ class Table:
             max([len(h)] + [len(getattr(r, attr)) for r in rows])
             for h, attr in zip(HEADERS, ATTRS, strict=True)
         ]
-        line = "  ".join(
-            h.ljust(w) if i in (0, 3, 4) else h.rjust(w)
-            for i, (h, w) in enumerate(zip(HEADERS, widths, strict=True))
-        )
-        out = [line.rstrip(), "─" * len(line)]
+        header = aligned(HEADERS, widths)
+        out = [header, "─" * sum(widths, 2 * (len(widths) - 1))]
         for title, section in self.sections:
             if title:
                 out.append(title)
-            for row in section:
-                cells = [getattr(row, attr) for attr in ATTRS]
-                out.append(
-                    "  ".join(
-                        c.ljust(w) if i in (0, 3, 4) else c.rjust(w)
-                        for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-                    ).rstrip()
-                )
+            out.extend(aligned([getattr(row, attr) for attr in ATTRS], widths) for row in section)
+        if self.notes:
+            out.append("")
+            out.extend(f"* {text}" for text in self.notes)
         return "\n".join(out)
+
+
+def aligned(cells: tuple[str, ...] | list[str], widths: list[int]) -> str:
+    """Text columns left-aligned, numbers right-aligned so their digits line up."""
+    return "  ".join(
+        cell.ljust(width) if index in TEXT_COLUMNS else cell.rjust(width)
+        for index, (cell, width) in enumerate(zip(cells, widths, strict=True))
+    ).rstrip()
 
 
 HEADERS = ("measurement", "median", "p95", "unit", "notes")
 ATTRS = ("label", "median", "p95", "unit", "note")
+TEXT_COLUMNS = (0, 3, 4)
 
 
 def fmt(value: float) -> str:

@@ -81,7 +81,10 @@ def keyset_page(
     runs = runs.order_by("-created_at", "-id")
     if cursor:
         created, run_id = decode_cursor(cursor)
-        runs = runs.filter(Q(created_at__lt=created) | Q(created_at=created, id__lt=run_id))
+        # The redundant `<=` lets the database turn the OR into an index range scan.
+        runs = runs.filter(created_at__lte=created).filter(
+            Q(created_at__lt=created) | Q(created_at=created, id__lt=run_id)
+        )
     page = list(runs[: limit + 1])
     next_cursor = encode_cursor(page[limit - 1]) if len(page) > limit else None
     return page[:limit], next_cursor

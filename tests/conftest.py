@@ -19,6 +19,17 @@ def run_queue() -> Iterator[Queue]:
     queue.empty()
 
 
+class BurstWorker(SimpleWorker):
+    """RQ's non-forking worker without its pub/sub listener (remote stop/kill commands):
+    stopping that thread waits up to a second per burst, and tests send no commands."""
+
+    def subscribe(self) -> None:
+        pass
+
+    def unsubscribe(self) -> None:
+        pass
+
+
 @pytest.fixture
 def drain(run_queue: Queue) -> Callable[[], int]:
     """Run every queued job with a burst worker in this process; returns how many ran."""
@@ -27,7 +38,7 @@ def drain(run_queue: Queue) -> Callable[[], int]:
         ran = 0
         while run_queue.count:
             ran += run_queue.count
-            worker = SimpleWorker([run_queue], connection=run_queue.connection)
+            worker = BurstWorker([run_queue], connection=run_queue.connection)
             worker.work(burst=True, with_scheduler=False)
         return ran
 

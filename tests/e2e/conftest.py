@@ -126,6 +126,10 @@ def _launch(chromium_path: Path, sync_playwright: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, console: str) -> Iterator[Any]:
+    from playwright.sync_api import expect
+
+    # Generous: a loaded 2-core CI machine, not slowness, is what the default 5 s catches.
+    expect.set_options(timeout=15_000)
     context = browser.new_context(base_url=console, viewport={"width": 1440, "height": 1000})
     context.set_default_timeout(15_000)
     page = context.new_page()
