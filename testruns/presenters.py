@@ -111,17 +111,24 @@ def waterfall(steps: list[StepRun]) -> dict[str, Any]:
 
 
 def run_context(run: TestRun, *, events_after: int | None = 0) -> dict[str, Any]:
-    """Everything the run page's partials need. `events_after=None` loads no events."""
-    steps = ordered_steps(run)
-    statuses = node_statuses(steps)
-    next_node = run.paused_before if run.status == "paused" else ""
-    next_step = next((s for s in steps if s.node_id == next_node and s.iteration is None), None)
-    definition = run.workflow_version.definition
+    """Everything the run page's partials need. `events_after=None` loads no events.
+
+    Events are read before the run's state, so the state drawn is at least as new as the
+    last event shown: the page then never shows an old status next to a newer log line
+    (after which the socket, resuming from that line, would have nothing left to send).
+    """
     events = (
         list(RunEvent.objects.filter(run=run, seq__gt=events_after).order_by("seq"))
         if events_after is not None
         else []
     )
+    if events:
+        run.refresh_from_db()
+    steps = ordered_steps(run)
+    statuses = node_statuses(steps)
+    next_node = run.paused_before if run.status == "paused" else ""
+    next_step = next((s for s in steps if s.node_id == next_node and s.iteration is None), None)
+    definition = run.workflow_version.definition
     return {
         "run": run,
         "steps": [step_view(s) for s in steps],

@@ -227,8 +227,10 @@ def testrun_action(request: HtmxHttpRequest, run_id: str, action: str) -> HttpRe
             raise Http404("No such action.")
     except (RunStateError, ParameterError, json.JSONDecodeError) as error:
         return HttpResponse(str(error), status=409 if isinstance(error, RunStateError) else 400)
-    url = reverse("testrun_detail", args=[run.id])
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    if request.htmx:
+        # The page stays; its socket brings the change (no reload, no flicker).
+        return HttpResponse(status=204)
+    return redirect(reverse("testrun_detail", args=[run.id]))
 
 
 def _pin_override(run: TestRun, pin_step: str) -> dict[str, Any] | None:
