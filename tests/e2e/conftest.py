@@ -1,5 +1,9 @@
-"""Browser tests: a real daphne server and a real test-run worker, forked from the test
-process so they share its test database, driven by Debian's Chromium through Playwright."""
+"""Browser tests: a real daphne server and a real test-run worker on the test database,
+driven by Debian's Chromium through Playwright.
+
+The server and worker are *spawned*, not forked: a forked child inherits the test
+process's database sockets, and when it exits it can close them under the test process.
+"""
 
 from __future__ import annotations
 
@@ -38,7 +42,17 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _serve(port: int, ready: Any) -> None:
+def _use_database(name: str) -> None:
+    """In a spawned child: set Django up on the test database the parent created."""
+    import django
+    from django.conf import settings
+
+    django.setup()
+    settings.DATABASES["default"]["NAME"] = name
+
+
+def _serve(port: int, ready: Any, database: str) -> None:
+    _use_database(database)
     from daphne.server import Server
 
     from meshhook.asgi import application
@@ -52,7 +66,8 @@ def _serve(port: int, ready: Any) -> None:
     server.run()
 
 
-def _work() -> None:
+def _work(database: str) -> None:
+    _use_database(database)
     import django_rq
     from rq.worker import SimpleWorker
 
@@ -63,26 +78,26 @@ def _work() -> None:
 # Package scope: the server and its worker stop when the browser tests are done, so the
 # worker cannot take jobs meant for other tests' burst workers.
 @pytest.fixture(scope="package")
-def console_server(django_db_setup: Any, django_db_blocker: Any) -> Iterator[str]:
+def console_server(django_db_setup: Any) -> Iterator[str]:
     """http://127.0.0.1:<port> of a daphne + worker pair on the test database."""
-    context = multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("spawn")
+    database = str(connections["default"].settings_dict["NAME"])
     port = _free_port()
     ready = context.Event()
-    server = context.Process(target=_serve, args=(port, ready), daemon=True)
-    worker = context.Process(target=_work, daemon=True)
-    # Forked while the database is unblocked, so the children may use it; with no open
-    # connection, so they never share the parent's sockets.
-    with django_db_blocker.unblock():
-        connections.close_all()
-        server.start()
-        worker.start()
-    if not ready.wait(timeout=30):
+    server = context.Process(target=_serve, args=(port, ready, database), daemon=True)
+    worker = context.Process(target=_work, args=(database,), daemon=True)
+    server.start()
+    worker.start()
+    if not ready.wait(timeout=60):
         server.kill()
+        worker.kill()
         raise RuntimeError("The test server did not start.")
     yield f"http://127.0.0.1:{port}"
     for process in (worker, server):
         process.terminate()
         process.join(timeout=10)
+        if process.is_alive():
+            process.kill()
 
 
 @pytest.fixture
