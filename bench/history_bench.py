@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from bench.data import Fixture, bulk_history
 from bench.eventlog_bench import log_lines
@@ -12,7 +12,7 @@ from bench.stats import BenchError, Table, check, repeat_ms
 from testruns.consumers import render_update
 from testruns.eventlog import append_events
 from testruns.models import RunEvent, TestRun
-from testruns.queries import decode_cursor, keyset_page, runs_for
+from testruns.queries import keyset_page, runs_for
 
 HISTORY_ROWS = 20_000
 PAGE_SIZE = 25  # what the history page uses
@@ -56,13 +56,9 @@ def bench_history(table: Table, fixture: Fixture) -> None:
         runs.count()  # the "page N of M" an OFFSET paginator shows
         return page
 
-    def bounded_deep() -> list[TestRun]:
-        return bounded_keyset(runs, deep)
-
     # All approaches must show the same page, or the comparison is meaningless.
     expected = [run.pk for run in keyset_deep()]
     check([run.pk for run in offset_deep()] == expected, "OFFSET page differs from keyset")
-    check([run.pk for run in bounded_deep()] == expected, "bounded page differs from keyset")
 
     table.timing("keyset_page, page 1", repeat_ms(keyset_first, REPEATS))
     keyset_ms = table.timing(
@@ -75,27 +71,10 @@ def bench_history(table: Table, fixture: Fixture) -> None:
     )
     table.timing("  of which count() alone", repeat_ms(runs.count, REPEATS))
     table.ratio(f"OFFSET+count / keyset, page {DEPTH}", offset_ms, keyset_ms)
-    table.timing(
-        f"for comparison: keyset + `created_at <= cursor`, page {DEPTH}",
-        repeat_ms(bounded_deep, REPEATS),
-        note="not in queries.py; index range",
-    )
     table.note(
         "History: PostgreSQL is ANALYZEd after the bulk insert, as autovacuum would have; "
         "SQLite is not, as Django never runs ANALYZE there."
     )
-
-
-def bounded_keyset(runs: QuerySet[TestRun], cursor: str) -> list[TestRun]:
-    """keyset_page's query plus a redundant bound a planner walking the created_at index
-    can start from: the OR alone is only a filter, so that scan still begins at the
-    newest row and steps over every earlier page."""
-    created, run_id = decode_cursor(cursor)
-    page = runs.order_by("-created_at", "-id").filter(
-        Q(created_at__lte=created),
-        Q(created_at__lt=created) | Q(created_at=created, id__lt=run_id),
-    )
-    return list(page[:PAGE_SIZE])
 
 
 def bench_live_view(table: Table, run_id: str) -> None:
