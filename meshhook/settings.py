@@ -202,7 +202,8 @@ CONTENT_SECURITY_POLICY = {
 # A paused step-mode run left alone this long is cancelled.
 PAUSED_RUN_TTL_SECONDS = env_int("PAUSED_RUN_TTL_SECONDS", 3600, minimum=10)
 # A running run whose worker has not written a heartbeat for this long is swept to `error`.
-RUN_HEARTBEAT_TIMEOUT_SECONDS = env_int("RUN_HEARTBEAT_TIMEOUT_SECONDS", 60, minimum=5)
+# At least three of the worker's 10 s heartbeats.
+RUN_HEARTBEAT_TIMEOUT_SECONDS = env_int("RUN_HEARTBEAT_TIMEOUT_SECONDS", 60, minimum=30)
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 2_000_000, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 

@@ -90,7 +90,11 @@ def compare_runs(left: TestRun, right: TestRun) -> dict[str, Any]:
     ]
     names = ("payload", "headers", "environment", "mode", "mocks", "breakpoints", "honor_delays")
     parameters = [
-        ParameterPair(name, pretty_json(left.parameters[name]), pretty_json(right.parameters[name]))
+        ParameterPair(
+            name,
+            pretty_json(left.shown_parameters[name]),
+            pretty_json(right.shown_parameters[name]),
+        )
         for name in names
     ]
     return {

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from testruns.models import RunEvent, TestRun
+from testruns.models import ACTIVE_STATUSES, RunEvent, TestRun
 
 logger = logging.getLogger(__name__)
 
@@ -41,14 +41,24 @@ def project_group(project_id: int) -> str:
     return f"project.{project_id}.runs"
 
 
-def append_events(run_id: uuid.UUID | str, events: list[NewEvent]) -> list[RunEvent]:
-    """Give the events the run's next sequence numbers and store them (one transaction)."""
+def append_events(
+    run_id: uuid.UUID | str, events: list[NewEvent], *, require_active: bool = False
+) -> list[RunEvent]:
+    """Give the events the run's next sequence numbers and store them (one transaction).
+
+    With `require_active`, nothing is written once the run has finished: the worker's
+    events can never land after `run_finished` (a cancel may have won the race).
+    """
     if not events:
         return []
     with transaction.atomic():
         # The UPDATE takes the run's row lock, so concurrent writers (worker, cancel)
-        # get disjoint, dense ranges.
-        TestRun.objects.filter(pk=run_id).update(last_seq=F("last_seq") + len(events))
+        # get disjoint, dense ranges, and checks the status under that same lock.
+        runs = TestRun.objects.filter(pk=run_id)
+        if require_active:
+            runs = runs.filter(status__in=ACTIVE_STATUSES)
+        if not runs.update(last_seq=F("last_seq") + len(events)):
+            return []
         last = TestRun.objects.values_list("last_seq", flat=True).get(pk=run_id)
         first = last - len(events) + 1
         now = timezone.now()

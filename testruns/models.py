@@ -105,6 +105,9 @@ class TestRun(models.Model):
     paused_before = models.CharField(max_length=64, blank=True)
     steps_to_run = models.IntegerField(null=True, blank=True)  # None: until done/breakpoint
     release_node = models.CharField(max_length=64, blank=True)  # may run past its breakpoint
+    run_until = models.CharField(max_length=64, blank=True)  # "Run to here": a one-off stop
+    # Time spent paused, so debugging at a human pace does not use up the run timeout.
+    paused_ms = models.PositiveBigIntegerField(default=0)
     input_overrides = models.JSONField(default=dict, blank=True)  # node id → input
 
     last_seq = models.PositiveIntegerField(default=0)
@@ -155,6 +158,14 @@ class TestRun(models.Model):
             "mocks": self.mocks,
             "honor_delays": self.honor_delays,
         }
+
+    @property
+    def shown_parameters(self) -> dict[str, Any]:
+        """The parameters as pages, the API and exports show them: credentials in headers
+        masked. The stored headers keep their values, so a re-run sends the same request."""
+        from meshhook.engine import mask_headers
+
+        return {**self.parameters, "headers": mask_headers(self.headers)}
 
     @property
     def triggered_by_label(self) -> str:

@@ -110,11 +110,15 @@ def validate_parameters(
     if not isinstance(breakpoints, list):
         problems.append(Problem("breakpoints", "Breakpoints must be a list of node ids."))
         breakpoints = []
+    parents = {node.id: node.parent for node in workflow.nodes}
     for index, node_id in enumerate(breakpoints):
-        if node_id not in node_ids:
-            problems.append(
-                Problem(f"breakpoints[{index}]", f"No node '{node_id}' in the workflow.")
-            )
+        path = f"breakpoints[{index}]"
+        if not isinstance(node_id, str) or node_id not in node_ids:
+            problems.append(Problem(path, f"No node {node_id!r} in the workflow."))
+        elif parents[node_id]:
+            # The run pauses between steps, and a whole loop is one step.
+            message = f"'{node_id}' is inside loop '{parents[node_id]}'; break on the loop."
+            problems.append(Problem(path, message))
 
     mocks = raw.get("mocks") or {}
     if not isinstance(mocks, dict):
@@ -135,7 +139,7 @@ def validate_parameters(
         headers=headers,
         environment=environment,
         mode=mode,
-        breakpoints=list(dict.fromkeys(breakpoints)),
+        breakpoints=[str(node_id) for node_id in dict.fromkeys(breakpoints)],
         mocks=dict(mocks),
         honor_delays=bool(honor_delays),
     )

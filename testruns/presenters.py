@@ -139,6 +139,6 @@ def run_context(run: TestRun, *, events_after: int | None = 0) -> dict[str, Any]
         "waterfall": waterfall(steps),
         "node_ids": [n["id"] for n in definition.get("nodes", []) if isinstance(n, dict)],
         "breakpoints": run.breakpoints,
-        "parameters_json": pretty_json(run.parameters),
+        "parameters_json": pretty_json(run.shown_parameters),
         "pending": StepStatus.PENDING,
     }

@@ -83,7 +83,7 @@ def run_detail(
 ) -> dict[str, Any]:
     return {
         **run_summary(run, request),
-        "parameters": run.parameters,
+        "parameters": run.shown_parameters,
         "result": run.result,
         "steps": [step_json(step, full=full) for step in ordered_steps(run)],
     }

@@ -6,11 +6,12 @@ run is never changed by a late writer (a slow worker, a double click, a sweep).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import django_rq
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from meshhook.engine import Problem, parse_definition
@@ -20,6 +21,7 @@ from testruns.models import ACTIVE_STATUSES, RunStatus, StepRun, StepStatus, Tes
 from testruns.parameters import ParameterError, RunParameters, validate_parameters
 
 QUEUE_NAME = "testruns"
+logger = logging.getLogger(__name__)
 
 
 class RunStateError(Exception):
@@ -30,9 +32,15 @@ def enqueue_drive(run_id: Any) -> None:
     """Queue the worker job once the current transaction has committed."""
 
     def enqueue() -> None:
-        django_rq.get_queue(QUEUE_NAME).enqueue(
-            "testruns.jobs.drive_run", str(run_id), job_timeout=3600, result_ttl=0
-        )
+        try:
+            django_rq.get_queue(QUEUE_NAME).enqueue(
+                "testruns.jobs.drive_run", str(run_id), job_timeout=3600, result_ttl=0
+            )
+        except Exception as exc:  # Redis down: say so on the run instead of leaving it queued
+            from testruns.runstore import finish_with_error
+
+            logger.exception("Could not enqueue test run %s", run_id)
+            finish_with_error(run_id, f"The run could not be queued: {exc}")
 
     transaction.on_commit(enqueue)
 
@@ -200,16 +208,17 @@ def resume_run(
         current = TestRun.objects.select_for_update().get(pk=run.pk)
         if current.status != RunStatus.PAUSED:
             raise RunStateError(f"The run is {current.status}, not paused.")
-        breakpoints = list(current.breakpoints)
-        if until and until not in breakpoints:
-            # "Run to here" is a one-off breakpoint.
-            breakpoints.append(until)
+        now = timezone.now()
+        # The heartbeat was set when the run paused: that much time does not count
+        # against the run timeout.
+        paused_for = now - (current.heartbeat_at or now)
         TestRun.objects.filter(pk=run.pk, status=RunStatus.PAUSED).update(
             status=RunStatus.RUNNING,
             steps_to_run=steps,
             release_node=current.paused_before,
-            breakpoints=breakpoints,
-            heartbeat_at=timezone.now(),
+            run_until=until,
+            paused_ms=F("paused_ms") + max(0, int(paused_for.total_seconds() * 1000)),
+            heartbeat_at=now,
         )
         verb = "Advancing one step" if steps == 1 else "Continuing"
         target = f" to '{until}'" if until else ""
@@ -261,6 +270,13 @@ def rerun(
     overrides: dict[str, Any] | None = None,
     use_current_version: bool = False,
 ) -> TestRun:
+    if from_step and {"payload", "headers"} & set(overrides or {}):
+        # The reused steps, the trigger first, were computed from the old payload.
+        message = (
+            "A re-run from a step reuses the earlier steps' outputs, so it cannot take a new "
+            "payload or headers; re-run from the start instead."
+        )
+        raise ParameterError([Problem("from_step", message)])
     version = run.workflow.current_version() if use_current_version else run.workflow_version
     raw = {**run.parameters, **(overrides or {})}
     params = validate_parameters(run.project, parse_definition(version.definition), raw)

@@ -10,28 +10,26 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 
-from testruns.jobs import finish_with_error
 from testruns.models import RunStatus, TestRun
+from testruns.runstore import finish_with_error
 from testruns.services import RunStateError, cancel_run
 
 
 def sweep_stale_runs() -> dict[str, int]:
     now = timezone.now()
     lost_before = now - timedelta(seconds=settings.RUN_HEARTBEAT_TIMEOUT_SECONDS)
-    lost = TestRun.objects.filter(status=RunStatus.RUNNING).filter(
-        Q(heartbeat_at__lt=lost_before) | Q(heartbeat_at__isnull=True, created_at__lt=lost_before)
-    )
+    lost = TestRun.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=lost_before)
     lost_count = 0
     for run_id in lost.values_list("id", flat=True):
-        finish_with_error(
-            str(run_id),
+        # Conditional on the heartbeat still being stale: the worker may just have beaten.
+        lost_count += finish_with_error(
+            run_id,
             "The worker running this test run stopped responding "
             f"(no heartbeat for {settings.RUN_HEARTBEAT_TIMEOUT_SECONDS} s).",
+            heartbeat_before=lost_before,
         )
-        lost_count += 1
     expired_before = now - timedelta(seconds=settings.PAUSED_RUN_TTL_SECONDS)
     expired_count = 0
     for run in TestRun.objects.filter(status=RunStatus.PAUSED, heartbeat_at__lt=expired_before):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,6 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from meshhook import strictjson
 from meshhook.engine import Problem, parse_definition
 from meshhook.htmx import HtmxHttpRequest
 from meshhook.models import Workflow, WorkflowVersion
@@ -79,14 +79,10 @@ def _parse_form(request: HtmxHttpRequest) -> tuple[dict[str, Any], list[Problem]
     }
     payload_text = request.POST.get("payload", "").strip() or "{}"
     try:
-        raw["payload"] = json.loads(payload_text)
-    except json.JSONDecodeError as exc:
+        raw["payload"] = strictjson.loads(payload_text)
+    except strictjson.JsonInputError as error:
         raw["payload_text"] = request.POST.get("payload", "")  # shown again as typed
-        problems.append(
-            Problem(
-                "payload", f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
-            )
-        )
+        problems.append(Problem("payload", str(error)))
     headers = {
         name.strip(): value
         for name, value in zip(
@@ -99,10 +95,10 @@ def _parse_form(request: HtmxHttpRequest) -> tuple[dict[str, Any], list[Problem]
     mocks_text = request.POST.get("mocks", "").strip()
     if mocks_text:
         try:
-            raw["mocks"] = json.loads(mocks_text)
-        except json.JSONDecodeError as exc:
+            raw["mocks"] = strictjson.loads(mocks_text)
+        except strictjson.JsonInputError as error:
             raw["mocks_text"] = request.POST.get("mocks", "")
-            problems.append(Problem("mocks", f"Not valid JSON: {exc.msg} at line {exc.lineno}."))
+            problems.append(Problem("mocks", str(error)))
     return raw, problems
 
 
@@ -214,7 +210,7 @@ def testrun_action(request: HtmxHttpRequest, run_id: str, action: str) -> HttpRe
             single = test_single_step(
                 run,
                 request.POST.get("node", ""),
-                json.loads(request.POST.get("input", "") or "null"),
+                strictjson.loads(request.POST.get("input", "") or "null"),
                 user=request.user,
             )
             url = reverse("testrun_detail", args=[single.id])
@@ -222,10 +218,12 @@ def testrun_action(request: HtmxHttpRequest, run_id: str, action: str) -> HttpRe
         elif action == "toggle-breakpoint":
             toggle_breakpoint(run, request.POST.get("node", ""))
         elif action == "override-input":
-            override_next_input(run, run.paused_before, json.loads(request.POST.get("input", "")))
+            # The node the user edited, not whatever the run is paused at by now.
+            node_id = request.POST.get("node", "") or run.paused_before
+            override_next_input(run, node_id, strictjson.loads(request.POST.get("input", "")))
         else:
             raise Http404("No such action.")
-    except (RunStateError, ParameterError, json.JSONDecodeError) as error:
+    except (RunStateError, ParameterError, strictjson.JsonInputError) as error:
         return HttpResponse(str(error), status=409 if isinstance(error, RunStateError) else 400)
     if request.htmx:
         # The page stays; its socket brings the change (no reload, no flicker).

@@ -837,7 +837,9 @@ def test_continue_until_a_node(team: Team, run_queue: Queue) -> None:
     run.refresh_from_db()
     assert run.status == RunStatus.RUNNING
     assert run.steps_to_run is None
-    assert "notify" in run.breakpoints
+    # A one-off stop, not a breakpoint that would outlive this run.
+    assert run.run_until == "notify"
+    assert "notify" not in run.breakpoints
 
 
 @pytest.mark.parametrize("who", EDITORS)
@@ -1234,3 +1236,73 @@ def test_workflow_list_links_to_each_of_two_same_slug_workflows(team: Team, twin
 def test_new_workflow_link_works_for_a_team_viewer(team: Team) -> None:
     response = team.client("viewer").get("/workflows/new/")
     assert response.status_code == 200
+
+
+# --- input that Python's json would accept but the database or the engine would not -------
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ('{"a": NaN}', "NaN is not a JSON value"),
+        ('{"a": Infinity}', "Infinity is not a JSON value"),
+        ('{"a": 1, "a": 2}', "appears twice"),
+        ("[" * 5000 + "]" * 5000, "nested too deeply"),
+    ],
+)
+def test_unusual_payload_json_is_a_400_naming_payload(
+    team: Team, payload: str, message: str, run_queue: Queue
+) -> None:
+    response = team.client("owner").post(
+        team.url("/workflows/lead-flow/test-run/"), form(payload=payload)
+    )
+    assert response.status_code == 400
+    assert message in text_of(response)
+    assert not TestRun.objects.exists()
+
+
+def test_breakpoint_inside_a_loop_is_refused_with_its_path(team: Team, run_queue: Queue) -> None:
+    looped = definition(
+        "looped",
+        nodes=[
+            {"id": "hook", "type": "webhook_trigger"},
+            {"id": "each", "type": "loop", "config": {"items": "body.items"}},
+            {
+                "id": "inner",
+                "type": "transform",
+                "parent": "each",
+                "config": {"expression": "item"},
+            },
+        ],
+        edges=[{"source": "hook", "target": "each"}],
+    )
+    make_workflow(team.project, looped, user=team.owner)
+    response = team.client("owner").post(
+        team.url("/workflows/looped/test-run/"), form(breakpoints=["inner"])
+    )
+    assert response.status_code == 400
+    assert "breakpoints[0]" in text_of(response)
+    assert "break on the loop" in text_of(response)
+
+
+def test_api_breakpoints_that_are_not_node_ids_are_a_400(team: Team, run_queue: Queue) -> None:
+    response = team.client("owner").post(
+        "/api/test-runs",
+        json.dumps({"workflow": "lead-flow", "project": team.project.slug,
+                    "breakpoints": [{"x": 1}]}),
+        content_type="application/json",
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["path"] == "breakpoints[0]"
+
+
+def test_input_override_for_a_step_the_run_has_moved_past_is_a_409(
+    team: Team, run_queue: Queue
+) -> None:
+    run = paused(make_run(team.workflow, team.owner, mode="step"), before="hot")
+    response = team.client("owner").post(
+        f"/test-runs/{run.id}/override-input/", {"node": "map", "input": '{"a": 1}'}
+    )
+    assert response.status_code == 409
+    run.refresh_from_db()
+    assert run.input_overrides == {}

@@ -8,7 +8,6 @@ never Django's HTML error pages and never a 500 for bad input.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Concatenate, ParamSpec
@@ -21,6 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidde
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
+from meshhook import strictjson
 from meshhook.engine import DefinitionError, Problem
 from meshhook.engine.problems import child_path as json_path
 from meshhook.models import ApiToken, Membership, Project
@@ -228,34 +228,9 @@ def _parse_body(request: HttpRequest) -> Any:
     except UnicodeDecodeError as exc:
         raise ApiError(400, f"The body is not UTF-8 (byte {exc.start}).") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
-    except json.JSONDecodeError as exc:
-        raise ApiError(
-            400, f"Invalid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
-        ) from None
-    except _StrictJsonError as exc:
-        raise ApiError(400, f"Invalid JSON: {exc}") from None
-    except RecursionError:
-        raise ApiError(400, "Invalid JSON: nested too deeply.") from None
-
-
-class _StrictJsonError(ValueError):
-    pass
-
-
-def _reject_constant(name: str) -> Any:
-    # Python accepts NaN and Infinity; JSON does not, and PostgreSQL's jsonb would refuse them.
-    raise _StrictJsonError(f"{name} is not a JSON value.")
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # With a duplicated key one of the two values would be silently dropped.
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _StrictJsonError(f"the key '{key}' appears twice in one object.")
-        result[key] = value
-    return result
+        return strictjson.loads(text)
+    except strictjson.JsonInputError as exc:
+        raise ApiError(400, str(exc).replace("Not valid JSON", "Invalid JSON")) from None
 
 
 # --- helpers the endpoints share -----------------------------------------------------------

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from meshhook import strictjson
 from meshhook.engine import DefinitionError, Problem, parse_definition
 from meshhook.engine import Workflow as EngineWorkflow
 from meshhook.models import Project, Workflow, WorkflowVersion
@@ -40,11 +40,9 @@ def validate_definition(raw: Any) -> EngineWorkflow:
 def parse_definition_text(text: str) -> Any:
     """JSON text from an editor or upload, with a path-carrying error when it is not JSON."""
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DefinitionError(
-            [Problem("$", f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.")]
-        ) from None
+        return strictjson.loads(text)
+    except strictjson.JsonInputError as error:
+        raise DefinitionError([Problem("$", str(error))]) from None
 
 
 def save_definition(

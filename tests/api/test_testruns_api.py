@@ -388,7 +388,9 @@ def test_continue_until_a_node(team: Team) -> None:
     assert response.status_code == 200
     run.refresh_from_db()
     assert (run.status, run.steps_to_run) == (RunStatus.RUNNING, None)
-    assert "notify" in run.breakpoints
+    # A one-off stop, not a breakpoint that would outlive this run.
+    assert run.run_until == "notify"
+    assert "notify" not in run.breakpoints
 
 
 def test_continue_without_a_body(team: Team) -> None:
