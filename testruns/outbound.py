@@ -15,9 +15,12 @@ from urllib.parse import urlsplit
 
 from meshhook.engine import PolicyViolation
 
+# Cloud metadata services; those Python does not already class as non-global are listed.
 METADATA_ADDRESSES = {
-    ipaddress.ip_address("169.254.169.254"),
-    ipaddress.ip_address("fd00:ec2::254"),
+    ipaddress.ip_address("169.254.169.254"),  # AWS, GCP, Azure, OpenStack
+    ipaddress.ip_address("fd00:ec2::254"),  # AWS over IPv6
+    ipaddress.ip_address("100.100.100.200"),  # Alibaba Cloud
+    ipaddress.ip_address("192.0.0.192"),  # Oracle Cloud
 }
 
 
@@ -26,6 +29,9 @@ def _is_private(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
         address = address.ipv4_mapped
     return (
         address in METADATA_ADDRESSES
+        # Anything not globally routable: private, CGNAT (cloud metadata lives there too,
+        # e.g. 100.100.100.200), benchmarking, documentation and reserved ranges.
+        or not address.is_global
         or address.is_private
         or address.is_loopback
         or address.is_link_local

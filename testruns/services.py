@@ -7,6 +7,7 @@ run is never changed by a late writer (a slow worker, a double click, a sweep).
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 import django_rq
@@ -21,6 +22,9 @@ from testruns.models import ACTIVE_STATUSES, RunStatus, StepRun, StepStatus, Tes
 from testruns.parameters import ParameterError, RunParameters, validate_parameters
 
 QUEUE_NAME = "testruns"
+# Job ids carry the run id, so the sweeper can tell a run waiting for a busy worker from one
+# whose worker died.
+JOB_PREFIX = "testrun-"
 logger = logging.getLogger(__name__)
 
 
@@ -34,7 +38,11 @@ def enqueue_drive(run_id: Any) -> None:
     def enqueue() -> None:
         try:
             django_rq.get_queue(QUEUE_NAME).enqueue(
-                "testruns.jobs.drive_run", str(run_id), job_timeout=3600, result_ttl=0
+                "testruns.jobs.drive_run",
+                str(run_id),
+                job_id=f"{JOB_PREFIX}{run_id}-{uuid.uuid4().hex[:12]}",
+                job_timeout=3600,
+                result_ttl=0,
             )
         except Exception as exc:  # Redis down: say so on the run instead of leaving it queued
             from testruns.runstore import finish_with_error

@@ -223,3 +223,38 @@ def test_run_to_here_stops_once_and_leaves_no_breakpoint(
     drain()
     run.refresh_from_db()
     assert run.status == RunStatus.PASSED
+
+
+def test_sweep_spares_a_run_waiting_for_a_busy_worker_and_errors_a_lost_queued_one(
+    user: User, run_queue: Any
+) -> None:
+    from testruns.sweep import sweep_stale_runs
+
+    workflow = make_workflow(project_of(user), http_chain_definition("http://x"))
+    long_ago = timezone.now() - timedelta(minutes=10)
+    waiting = start(workflow, user)  # its job is still in the queue
+    TestRun.objects.filter(pk=waiting.pk).update(status=RunStatus.RUNNING, heartbeat_at=long_ago)
+    lost_job = start(workflow, user)
+    run_queue.remove(next(j for j in run_queue.get_job_ids() if str(lost_job.id) in j))
+    TestRun.objects.filter(pk=lost_job.pk).update(created_at=long_ago)
+    assert sweep_stale_runs() == {"lost": 1, "expired": 0}
+    waiting.refresh_from_db()
+    lost_job.refresh_from_db()
+    assert waiting.status == RunStatus.RUNNING
+    assert lost_job.status == RunStatus.ERROR
+    assert "lost" in lost_job.error
+
+
+@pytest.mark.parametrize(
+    "address", ["100.100.100.200", "169.254.169.254", "192.0.0.192", "::ffff:127.0.0.1", "10.1.2.3"]
+)
+def test_policy_refuses_non_global_addresses(address: str) -> None:
+    from meshhook.engine import PolicyViolation
+    from testruns.outbound import TestRunPolicy
+
+    policy = TestRunPolicy(
+        run_id="r", environment="ci", allowed_hosts=["*"], allow_private_network=False
+    )
+    host = f"[{address}]" if ":" in address else address
+    with pytest.raises(PolicyViolation, match="private address"):
+        policy.check(f"http://{host}/")
