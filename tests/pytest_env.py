@@ -20,6 +20,9 @@ _embedded: subprocess.Popen[bytes] | None = None
 def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     global _embedded
     os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
+    # No persistent connections: helper threads (database_sync_to_async) would otherwise
+    # keep sessions open, and the test database could not be dropped at the end.
+    os.environ.setdefault("DB_CONN_MAX_AGE", "0")
     if not os.environ.get("REDIS_URL"):
         from meshhook import embedded_redis
 

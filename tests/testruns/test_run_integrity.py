@@ -10,6 +10,7 @@ from typing import Any
 import django_rq
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.utils import timezone
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -53,7 +54,10 @@ def test_cancel_during_an_http_step_stops_the_run_and_writes_nothing_after(
     run = start(workflow, user)
 
     def cancel_while_answering(request: Request) -> Response:
-        cancel_run(TestRun.objects.get(pk=run.pk))
+        try:
+            cancel_run(TestRun.objects.get(pk=run.pk))
+        finally:
+            connection.close()  # this server thread's own connection
         return Response('{"id": 1}', status=201, content_type="application/json")
 
     httpserver.expect_request("/items").respond_with_handler(cancel_while_answering)
