@@ -167,3 +167,28 @@ def test_log_on_screen_equals_the_api_events_across_a_socket_drop(
     events = api.get(f"/api/test-runs/{run_id}/events").json()["events"]
     assert log_lines(page) == [(e["seq"], e["message"]) for e in events]
     assert len(events) == RunEvent.objects.filter(run_id=run_id).count()
+
+
+def test_invalid_definition_and_payload_show_their_problems_in_place(
+    login: Callable[..., Any], screenshot: Callable[..., None]
+) -> None:
+    page = login()
+    page.goto("/workflows/new/")
+    page.locator("#definition").fill(
+        '{"schema_version": 1, "name": "X", "slug": "x",'
+        ' "nodes": [{"id": "a", "type": "nope"}], "edges": []}'
+    )
+    page.get_by_role("button", name="Save").click()
+    problems = page.locator("#problems")
+    expect(problems).to_contain_text("nodes[0].type")
+    expect(problems).to_contain_text("nothing was saved")
+    expect(page.locator(".topbar")).to_be_visible()  # the page itself stays
+    screenshot(page, "editor-problems")
+
+    page.goto("/workflows/lead-to-crm/")
+    page.locator("#payload").fill('{"email": "a@b.c",')
+    expect(page.locator("#payload-error")).to_contain_text("Not valid JSON")
+    page.get_by_role("button", name="Start test run").click()
+    expect(page.locator("#form-problems")).to_contain_text("payload")
+    expect(page.locator("#payload")).to_have_value('{"email": "a@b.c",')
+    assert TestRun.objects.count() == 0
