@@ -4,65 +4,19 @@ kind of authentication, and an empty `testruns` queue in the real Redis."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
-import django_rq
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 from rq import Queue
 
-from meshhook.models import Membership, Project, Workflow
-from tests.api.factories import (
-    add_member,
-    make_project_with_member,
-    make_token,
-    make_user,
-    make_workflow,
-)
+from tests.teams import Team, team_fixture  # noqa: F401  (provides the `team` fixture)
 
 
 @pytest.fixture(autouse=True)
-def testruns_queue() -> Iterator[Queue]:
-    """The real `testruns` queue, empty at the start and the end of every test."""
-    queue = django_rq.get_queue("testruns")
-    queue.empty()
-    yield queue
-    queue.empty()
-
-
-@dataclass
-class Team:
-    project: Project
-    owner: User
-    editor: User
-    viewer: User
-    outsider: User
-    workflow: Workflow
-
-    def session(self, user: User, *, enforce_csrf: bool = False) -> Client:
-        client = Client(enforce_csrf_checks=enforce_csrf)
-        client.force_login(user)
-        return client
-
-    def bearer(self, user: User) -> Client:
-        return Client(headers={"Authorization": f"Bearer {make_token(user)}"})
-
-    def url(self, path: str) -> str:
-        """`path` with this team's project selected (members also have a personal project)."""
-        separator = "&" if "?" in path else "?"
-        return f"{path}{separator}project={self.project.slug}"
-
-
-@pytest.fixture
-def team(db: Any) -> Team:
-    project, owner = make_project_with_member(Membership.Role.OWNER)
-    editor, viewer, outsider = make_user(), make_user(), make_user()
-    add_member(project, editor, Membership.Role.EDITOR)
-    add_member(project, viewer, Membership.Role.VIEWER)
-    return Team(project, owner, editor, viewer, outsider, make_workflow(project, user=owner))
+def testruns_queue(run_queue: Queue) -> Queue:
+    """Every API test starts and ends with the real `testruns` queue empty."""
+    return run_queue
 
 
 def send(client: Client, method: str, url: str, body: Any = None, **extra: Any) -> Any:
