@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from meshhook.engine import Problem, parse_definition
 from meshhook.models import Workflow, WorkflowVersion
-from testruns.eventlog import NewEvent, append_events, publish_on_commit
+from testruns.eventlog import NewEvent, append_events
 from testruns.models import ACTIVE_STATUSES, RunStatus, StepRun, StepStatus, TestRun
 from testruns.parameters import ParameterError, RunParameters, validate_parameters
 
@@ -208,9 +208,7 @@ def run_status(run: TestRun) -> str:
     return TestRun.objects.values_list("status", flat=True).get(pk=run.pk)
 
 
-def resume_run(
-    run: TestRun, *, steps: int | None, until: str = "", input_override: Any = None
-) -> TestRun:
+def resume_run(run: TestRun, *, steps: int | None, until: str = "") -> TestRun:
     """Advance (steps=1) or continue (steps=None) a paused run; the worker picks it up."""
     with transaction.atomic():
         current = TestRun.objects.select_for_update().get(pk=run.pk)
@@ -297,10 +295,6 @@ def rerun(
         source_run=run,
         from_step=from_step,
     )
-
-
-def mark_changed(run_id: Any) -> None:
-    publish_on_commit(run_id)
 
 
 def toggle_breakpoint(run: TestRun, node_id: str) -> TestRun:
