@@ -40,11 +40,11 @@ from testruns.runstore import (
     finish_with_error,
     heartbeat,
     jsonable,
+    refresh_summary,
     state_from_rows,
     store_duration,
     stored_output,
 )
-from testruns.services import refresh_summary
 
 __all__ = ["drive_run", "finish_with_error", "jsonable"]
 

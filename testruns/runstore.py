@@ -13,12 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from meshhook.engine import RunInput, RunResult, RunState, StepRecord, Workflow, mask_headers
 from testruns.eventlog import NewEvent, append_events
 from testruns.models import ACTIVE_STATUSES, RunStatus, StepStatus, TestRun
-from testruns.services import refresh_summary
 
 HEARTBEAT_SECONDS = 10.0
 TERMINATE_STATUS = {"success": "passed", "failure": "failed", "cancelled": "cancelled"}
@@ -70,6 +70,21 @@ def heartbeat(run_id: uuid.UUID, interval: float = HEARTBEAT_SECONDS) -> Iterato
     finally:
         stop.set()
         thread.join()
+
+
+def refresh_summary(run: TestRun) -> None:
+    counts = run.steps.aggregate(
+        total=Count("id"),
+        succeeded=Count("id", filter=Q(status=StepStatus.SUCCEEDED)),
+        failed=Count("id", filter=Q(status=StepStatus.FAILED)),
+        skipped=Count("id", filter=Q(status=StepStatus.SKIPPED)),
+    )
+    TestRun.objects.filter(pk=run.pk).update(
+        total_steps=counts["total"],
+        succeeded_count=counts["succeeded"],
+        failed_count=counts["failed"],
+        skipped_count=counts["skipped"],
+    )
 
 
 def store_duration(run_id: uuid.UUID | str) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import django_rq
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from meshhook.engine import Problem, parse_definition
@@ -20,6 +20,7 @@ from meshhook.models import Workflow, WorkflowVersion
 from testruns.eventlog import NewEvent, append_events
 from testruns.models import ACTIVE_STATUSES, RunStatus, StepRun, StepStatus, TestRun
 from testruns.parameters import ParameterError, RunParameters, validate_parameters
+from testruns.runstore import finish_with_error, refresh_summary, store_duration
 
 QUEUE_NAME = "testruns"
 # Job ids carry the run id, so the sweeper can tell a run waiting for a busy worker from one
@@ -45,8 +46,6 @@ def enqueue_drive(run_id: Any) -> None:
                 result_ttl=0,
             )
         except Exception as exc:  # Redis down: say so on the run instead of leaving it queued
-            from testruns.runstore import finish_with_error
-
             logger.exception("Could not enqueue test run %s", run_id)
             finish_with_error(run_id, f"The run could not be queued: {exc}")
 
@@ -160,21 +159,6 @@ def _reused_steps(source_run: TestRun, definition: Any, from_step: str) -> dict[
     return reused
 
 
-def refresh_summary(run: TestRun) -> None:
-    counts = run.steps.aggregate(
-        total=Count("id"),
-        succeeded=Count("id", filter=Q(status=StepStatus.SUCCEEDED)),
-        failed=Count("id", filter=Q(status=StepStatus.FAILED)),
-        skipped=Count("id", filter=Q(status=StepStatus.SKIPPED)),
-    )
-    TestRun.objects.filter(pk=run.pk).update(
-        total_steps=counts["total"],
-        succeeded_count=counts["succeeded"],
-        failed_count=counts["failed"],
-        skipped_count=counts["skipped"],
-    )
-
-
 def cancel_run(run: TestRun, *, reason: str = "Cancelled by the user.") -> TestRun:
     now = timezone.now()
     with transaction.atomic():
@@ -187,7 +171,7 @@ def cancel_run(run: TestRun, *, reason: str = "Cancelled by the user.") -> TestR
         run.steps.filter(status=StepStatus.RUNNING).update(
             status=StepStatus.FAILED, error="Cancelled while running.", completed_at=now
         )
-        _set_duration(run.pk)
+        store_duration(run.pk)
         refresh_summary(run)
         append_events(
             run.id,
@@ -195,13 +179,6 @@ def cancel_run(run: TestRun, *, reason: str = "Cancelled by the user.") -> TestR
         )
     run.refresh_from_db()
     return run
-
-
-def _set_duration(run_id: Any) -> None:
-    run = TestRun.objects.get(pk=run_id)
-    if run.started_at and run.completed_at:
-        millis = int((run.completed_at - run.started_at).total_seconds() * 1000)
-        TestRun.objects.filter(pk=run_id).update(duration_ms=max(0, millis))
 
 
 def run_status(run: TestRun) -> str:
