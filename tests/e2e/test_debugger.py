@@ -21,6 +21,18 @@ def start_from_form(page: Any, slug: str, *, step_mode: bool) -> None:
     page.wait_for_url(re.compile(r"/test-runs/[0-9a-f-]{36}/$"))
 
 
+def rerun_from_step_button(page: Any, node_id: str, button: str) -> None:
+    """Finish a Lead to CRM run, open one step, press one of its re-run buttons, and wait
+    for the new run to pass."""
+    start_from_form(page, "lead-to-crm", step_mode=False)
+    expect(page.locator("#run-status")).to_have_text("passed")
+    first = page.url
+    page.locator(f"#step-{node_id} > summary").click()
+    page.locator(f"#step-{node_id}").get_by_role("button", name=button).click()
+    page.wait_for_url(lambda url: url != first)
+    expect(page.locator("#run-status")).to_have_text("passed")
+
+
 def test_step_through_one_step_at_a_time(
     login: Callable[..., Any], screenshot: Callable[..., None]
 ) -> None:
@@ -62,13 +74,7 @@ def test_breakpoint_set_on_the_graph_pauses_a_running_run(login: Callable[..., A
 
 def test_pin_an_output_and_rerun_makes_the_step_mocked(login: Callable[..., Any]) -> None:
     page = login()
-    start_from_form(page, "lead-to-crm", step_mode=False)
-    expect(page.locator("#run-status")).to_have_text("passed")
-    first = page.url
-    page.locator("#step-create > summary").click()
-    page.locator("#step-create").get_by_role("button", name="Pin this output").click()
-    page.wait_for_url(lambda url: url != first)
-    expect(page.locator("#run-status")).to_have_text("passed")
+    rerun_from_step_button(page, "create", "Pin this output")
     expect(page.locator("#step-create")).to_have_attribute("data-status", "mocked")
     expect(page.locator("#step-create .tag-mock")).to_be_visible()
     newest = TestRun.objects.order_by("-created_at").first()
@@ -79,13 +85,7 @@ def test_pin_an_output_and_rerun_makes_the_step_mocked(login: Callable[..., Any]
 
 def test_rerun_from_a_step_reuses_the_earlier_ones(login: Callable[..., Any]) -> None:
     page = login()
-    start_from_form(page, "lead-to-crm", step_mode=False)
-    expect(page.locator("#run-status")).to_have_text("passed")
-    first = page.url
-    page.locator("#step-hot > summary").click()
-    page.locator("#step-hot").get_by_role("button", name="Re-run from here").click()
-    page.wait_for_url(lambda url: url != first)
-    expect(page.locator("#run-status")).to_have_text("passed")
+    rerun_from_step_button(page, "hot", "Re-run from here")
     for reused in ("hook", "map", "create"):
         expect(page.locator(f"#step-{reused} .tag-reused")).to_be_visible()
     expect(page.locator("#run-header")).to_contain_text("from step hot")
@@ -95,13 +95,7 @@ def test_compare_a_rerun_with_its_source(
     login: Callable[..., Any], screenshot: Callable[..., None]
 ) -> None:
     page = login()
-    start_from_form(page, "lead-to-crm", step_mode=False)
-    expect(page.locator("#run-status")).to_have_text("passed")
-    first = page.url
-    page.locator("#step-create > summary").click()
-    page.locator("#step-create").get_by_role("button", name="Pin this output").click()
-    page.wait_for_url(lambda url: url != first)
-    expect(page.locator("#run-status")).to_have_text("passed")
+    rerun_from_step_button(page, "create", "Pin this output")
     page.get_by_role("link", name="Compare with source").click()
     steps = page.locator("#compare-steps")
     expect(steps.locator("tr[data-step='create'] td").nth(2)).to_contain_text("mocked")
