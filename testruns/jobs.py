@@ -329,9 +329,11 @@ class RunDriver:
             if outcome.iterations:
                 self._store_iterations(node_id, outcome, position)
             refresh_summary(self.run)
-            self._flush_logs(force=True)
+            # Remaining log lines and the step's final event in one append: one broadcast
+            # per step instead of two.
             final = self._final_events or [self._fallback_final(outcome)]
-            append_events(self.run_id, final, require_active=True)
+            batch, self._log_buffer = self._log_buffer + final, []
+            append_events(self.run_id, batch, require_active=True)
         return outcome
 
     @staticmethod

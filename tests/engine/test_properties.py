@@ -5,7 +5,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from meshhook.engine import DefinitionError, parse_definition
+from meshhook.engine import NODE_TYPES, DefinitionError, parse_definition
 
 from .helpers import definition, run
 
@@ -23,20 +23,7 @@ json_values = st.recursive(
     ),
     max_leaves=30,
 )
-node_types = st.sampled_from(
-    [
-        "webhook_trigger",
-        "transform",
-        "xml_json_transform",
-        "http_call",
-        "webhook",
-        "branch",
-        "delay",
-        "loop",
-        "terminate",
-        "nope",
-    ]
-)
+node_types = st.sampled_from([*NODE_TYPES, "nope"])
 node_like = st.fixed_dictionaries(
     {"id": st.sampled_from(["a", "b", "c", "hook", "x y"]), "type": node_types},
     optional={
