@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from testruns.models import StepRun, TestRun
-from testruns.presenters import ordered_steps, pretty_json
+from testruns.presenters import pretty_json
 
 
 @dataclass
@@ -74,8 +74,8 @@ def _output(step: StepRun | None) -> str:
 
 
 def compare_runs(left: TestRun, right: TestRun) -> dict[str, Any]:
-    left_steps = {_key(s): s for s in ordered_steps(left)}
-    right_steps = {_key(s): s for s in ordered_steps(right)}
+    left_steps = {_key(s): s for s in left.steps.in_run_order()}
+    right_steps = {_key(s): s for s in right.steps.in_run_order()}
     keys = list(left_steps) + [k for k in right_steps if k not in left_steps]
     steps = [
         StepPair(

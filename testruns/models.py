@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from typing import Any
 
 from django.conf import settings
@@ -142,12 +143,6 @@ class TestRun(models.Model):
         return self.succeeded_count + self.failed_count + self.skipped_count
 
     @property
-    def progress_percent(self) -> int:
-        if not self.total_steps:
-            return 0
-        return min(100, round(100 * self.finished_steps / self.total_steps))
-
-    @property
     def parameters(self) -> dict[str, Any]:
         return {
             "payload": self.payload,
@@ -176,8 +171,46 @@ class TestRun(models.Model):
         return self.source
 
 
+def _execution_key(step: StepRun) -> tuple[bool, int, int]:
+    return (step.position is None, step.position or 0, step.definition_index)
+
+
+class StepRunQuerySet(models.QuerySet["StepRun"]):
+    def in_run_order(self) -> list[StepRun]:
+        """The one order every view of a run lists its steps in (page, API, export, compare).
+
+        Steps that ran (or are running) in execution order, then the rest in definition
+        order. A loop's body follows the loop, iteration by iteration (`a[0], b[0], a[1],
+        b[1]`). The per-node row created when the run was queued stands in for a body node
+        only until its iterations exist, so it is never listed twice.
+        """
+        rows = list(self)
+        top_level = [row for row in rows if not row.parent_node_id]
+        body: dict[str, list[StepRun]] = defaultdict(list)
+        for row in rows:
+            if row.parent_node_id:
+                body[row.parent_node_id].append(row)
+        top_level.sort(key=_execution_key)
+        ordered: list[StepRun] = []
+        listed: set[int] = set()
+        for row in top_level:
+            ordered.append(row)
+            listed.add(row.pk)
+            children = body.get(row.node_id, [])
+            iterated = {child.node_id for child in children if child.iteration is not None}
+            shown = [c for c in children if c.iteration is not None or c.node_id not in iterated]
+            shown.sort(key=lambda c: (c.iteration is None, c.iteration or 0, *_execution_key(c)))
+            ordered.extend(shown)
+            listed.update(child.pk for child in children)
+        # Body rows whose loop row is missing (should not happen) are still shown, last.
+        ordered.extend(row for row in sorted(rows, key=_execution_key) if row.pk not in listed)
+        return ordered
+
+
 class StepRun(models.Model):
     """One node of one run; loop body nodes get one row per iteration."""
+
+    objects = StepRunQuerySet.as_manager()
 
     run = models.ForeignKey(TestRun, on_delete=models.CASCADE, related_name="steps")
     node_id = models.CharField(max_length=64)

@@ -31,20 +31,6 @@ class StepView:
         return self.step.display_status
 
 
-def ordered_steps(run: TestRun) -> list[StepRun]:
-    """Steps that ran or are running in execution order, then the rest in definition order."""
-    steps = list(run.steps.all())
-    return sorted(
-        steps,
-        key=lambda s: (
-            s.position is None,
-            s.position or 0,
-            s.definition_index,
-            -1 if s.iteration is None else s.iteration,
-        ),
-    )
-
-
 def step_view(step: StepRun) -> StepView:
     input_json = pretty_json(step.input) if step.input is not None else ""
     output_json = pretty_json(step.output) if step.output is not None else ""
@@ -124,7 +110,7 @@ def run_context(run: TestRun, *, events_after: int | None = 0) -> dict[str, Any]
     )
     if events:
         run.refresh_from_db()
-    steps = ordered_steps(run)
+    steps = run.steps.in_run_order()
     statuses = node_statuses(steps)
     next_node = run.paused_before if run.status == "paused" else ""
     next_step = next((s for s in steps if s.node_id == next_node and s.iteration is None), None)

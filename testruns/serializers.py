@@ -6,7 +6,6 @@ Timestamps are ISO 8601 in UTC; empty error text is `null`, not `""`.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 from django.http import HttpRequest
@@ -85,42 +84,8 @@ def run_detail(
         **run_summary(run, request),
         "parameters": run.shown_parameters,
         "result": run.result,
-        "steps": [step_json(step, full=full) for step in ordered_steps(run)],
+        "steps": [step_json(step, full=full) for step in run.steps.in_run_order()],
     }
-
-
-def ordered_steps(run: TestRun) -> list[StepRun]:
-    """Steps that ran (or are running) in execution order, then the rest in definition order.
-
-    A loop's body follows the loop, once per iteration. The per-node row created when the run
-    was queued stands in for a body node only until its iterations exist, so it is never
-    listed twice.
-    """
-    rows = list(run.steps.all())
-    top_level = [row for row in rows if not row.parent_node_id]
-    body: dict[str, list[StepRun]] = defaultdict(list)
-    for row in rows:
-        if row.parent_node_id:
-            body[row.parent_node_id].append(row)
-    top_level.sort(key=_execution_key)
-    ordered: list[StepRun] = []
-    listed: set[int] = set()
-    for row in top_level:
-        ordered.append(row)
-        listed.add(row.pk)
-        children = body.get(row.node_id, [])
-        iterated = {child.node_id for child in children if child.iteration is not None}
-        shown = [c for c in children if c.iteration is not None or c.node_id not in iterated]
-        shown.sort(key=lambda c: (c.iteration is None, c.iteration or 0, *_execution_key(c)))
-        ordered.extend(shown)
-        listed.update(child.pk for child in children)
-    # Body rows whose loop row is missing (should not happen) are still shown, last.
-    ordered.extend(row for row in sorted(rows, key=_execution_key) if row.pk not in listed)
-    return ordered
-
-
-def _execution_key(step: StepRun) -> tuple[bool, int, int]:
-    return (step.position is None, step.position or 0, step.definition_index)
 
 
 def step_json(step: StepRun, *, full: bool = False) -> dict[str, Any]:

@@ -208,7 +208,7 @@ def test_a_skipped_loop_skips_its_body(user: User, drain: Callable[[], int]) -> 
     statuses = dict(StepRun.objects.filter(run=run).values_list("node_id", "status"))
     assert statuses == {"hook": "succeeded", "gate": "succeeded", "each": "skipped",
                         "inner": "skipped", "done": "succeeded"}  # fmt: skip
-    assert run.progress_percent == 100
+    assert run.finished_steps == run.total_steps
 
 
 def test_run_to_here_stops_once_and_leaves_no_breakpoint(
