@@ -1,4 +1,4 @@
-"""Environments overview and personal API tokens."""
+"""Personal API tokens: create one (its value is shown once), list and revoke them."""
 
 from __future__ import annotations
 
@@ -10,26 +10,10 @@ from django.contrib.auth.models import User
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from meshhook.htmx import HtmxHttpRequest
-from meshhook.models import ApiToken, Environment
-from meshhook.services.projects import projects_for
-
-
-@login_required
-@require_GET
-def environment_list(request: HtmxHttpRequest) -> HttpResponse:
-    environments = (
-        Environment.objects.filter(project__in=projects_for(request.user))
-        .select_related("project")
-        .order_by("project__name", "kind", "name")
-    )
-    return render(
-        request,
-        "meshhook/environment_list.html",
-        {"environments": environments, "nav": "environments"},
-    )
+from meshhook.models import ApiToken
 
 
 @login_required
