@@ -23,7 +23,7 @@ from django.utils.safestring import SafeString
 
 from meshhook.engine import DefinitionError, Problem
 from meshhook.models import ApiToken, Environment, Membership, Project, Workflow, WorkflowVersion
-from meshhook.services.environments import validate_allowed_hosts, validate_string_map
+from meshhook.services.environments import FIELDS, keeps_production_secrets, validate_fields
 from meshhook.services.workflows import parse_definition_text, save_definition, validate_definition
 
 # A workflow page shows this many versions (each definition can be half a megabyte); its
@@ -204,28 +204,21 @@ class EnvironmentForm(forms.ModelForm):  # type: ignore[type-arg]
         cleaned = super().clean() or {}
         # The same rules as PUT /api/environments/<name>, so admin cannot store what the
         # runtime would trip over.
+        changes = {field: cleaned[field] for field in FIELDS if field in cleaned}
+        # An emptied textarea arrives as None; the columns want {} / [].
+        for field, empty in (("variables", {}), ("allowed_hosts", [])):
+            if field in changes and changes[field] is None:
+                changes[field] = empty
         problems: list[Problem] = []
-        if "variables" in cleaned:
-            # An emptied textarea arrives as None; the column wants {} / [].
-            variables = {"variables": cleaned["variables"] or {}}
-            cleaned["variables"] = validate_string_map(variables, "variables", problems)
-        if "allowed_hosts" in cleaned:
-            cleaned["allowed_hosts"] = validate_allowed_hosts(
-                cleaned["allowed_hosts"] or [], problems
-            )
+        cleaned.update(validate_fields(changes, problems))
         for problem in problems:
+            # add_error also drops the field from cleaned_data.
             field = problem.path.split(".")[0].split("[")[0]
             self.add_error(field, f"{problem.path}: {problem.message}")
-        # `initial` holds the stored values of the environment being edited.
-        was_production = self.initial.get("kind") == Environment.Kind.PRODUCTION
-        if (
-            self.instance.pk is not None
-            and was_production
-            and cleaned.get("kind") == Environment.Kind.TEST
-            and self.instance.encrypted_secrets
-            and not cleaned.get("clear_secrets")
-        ):
-            # Keeping them would hand production secrets to test runs (DESIGN §4).
+        # Until _post_clean, self.instance holds the stored values of the edited environment.
+        kind = cleaned.get("kind", self.instance.kind)
+        replaces = bool(cleaned.get("clear_secrets"))
+        if keeps_production_secrets(self.instance, kind, replaces_secrets=replaces):
             self.add_error(
                 "clear_secrets",
                 "A production environment becomes a test one only without its secrets: "

@@ -25,17 +25,8 @@ from meshhook.api.base import (
 )
 from meshhook.engine import Problem
 from meshhook.models import Environment, slug_validator
-from meshhook.services.environments import validate_allowed_hosts, validate_string_map
+from meshhook.services.environments import FIELDS, keeps_production_secrets, validate_fields
 from meshhook.timefmt import iso
-
-FIELDS = (
-    "kind",
-    "description",
-    "variables",
-    "secrets",
-    "allowed_hosts",
-    "allow_private_network",
-)
 
 
 @api_endpoint(methods=["GET"])
@@ -74,7 +65,7 @@ def environment_item(request: ApiRequest, name: str) -> HttpResponse:
         created = environment is None
         if environment is None:
             environment = Environment(project=project, name=name)
-        _apply(environment, body, created=created)
+        _apply(environment, body)
         environment.save()
     return json_response({**environment_json(environment), "created": created})
 
@@ -95,20 +86,12 @@ def environment_json(environment: Environment) -> dict[str, Any]:
     }
 
 
-def _apply(environment: Environment, body: dict[str, Any], *, created: bool) -> None:
+def _apply(environment: Environment, body: dict[str, Any]) -> None:
     """Validate every given field (collecting all problems) and set them on `environment`."""
     problems: list[Problem] = []
-    kind = body.get("kind", environment.kind)
-    if kind not in Environment.Kind.values:
-        problems.append(Problem("kind", "kind must be 'test' or 'production'."))
-    if (
-        not created
-        and environment.kind == Environment.Kind.PRODUCTION
-        and kind == Environment.Kind.TEST
-        and "secrets" not in body
-        and environment.encrypted_secrets
-    ):
-        # Keeping them would hand production secrets to test runs (DESIGN §4).
+    values = validate_fields(body, problems)
+    kind = values.get("kind", environment.kind)
+    if keeps_production_secrets(environment, kind, replaces_secrets="secrets" in body):
         problems.append(
             Problem(
                 "secrets",
@@ -116,27 +99,10 @@ def _apply(environment: Environment, body: dict[str, Any], *, created: bool) -> 
                 "over; send the test secrets (or {}) with the change.",
             )
         )
-    description = body.get("description", environment.description)
-    if not isinstance(description, str) or len(description) > 200:
-        problems.append(Problem("description", "description must be a string of at most 200."))
-    variables = validate_string_map(body, "variables", problems) if "variables" in body else None
-    secrets = validate_string_map(body, "secrets", problems) if "secrets" in body else None
-    hosts = (
-        validate_allowed_hosts(body["allowed_hosts"], problems) if "allowed_hosts" in body else None
-    )
-    private = body.get("allow_private_network", environment.allow_private_network)
-    if not isinstance(private, bool):
-        problems.append(
-            Problem("allow_private_network", "allow_private_network must be true or false.")
-        )
     if problems:
         raise ApiError(400, "The environment is invalid.", problems=problems)
-    environment.kind = kind
-    environment.description = description
-    environment.allow_private_network = private
-    if variables is not None:
-        environment.variables = variables
+    secrets = values.pop("secrets", None)
+    for field, value in values.items():
+        setattr(environment, field, value)
     if secrets is not None:
         environment.set_secrets(secrets)
-    if hosts is not None:
-        environment.allowed_hosts = hosts

@@ -1,16 +1,20 @@
-"""Validation of environment fields, shared by the JSON API and the admin.
+"""The rules for environments, shared by the JSON API and the admin.
 
-Each validator appends every problem it finds (with its JSON path) and returns what is valid.
+`validate_fields` checks whichever fields a change gives (each validator appends every
+problem it finds, with its JSON path, and returns what is valid); `keeps_production_secrets`
+is the one rule that depends on what is stored.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from meshhook.engine import Problem
 from meshhook.engine.problems import child_path as json_path
+from meshhook.models import Environment
 
 # Names are read in templates as `env.NAME` / `secrets.NAME`: JMESPath identifiers.
 VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
@@ -21,10 +25,60 @@ HOST_PATTERN = re.compile(
     r"(?P<host>(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
     r"|\[[0-9a-f:.]+\])(:(?P<port>[0-9]{1,5}))?"
 )
+MAX_DESCRIPTION_LENGTH = 200  # Environment.description
+FIELDS = ("kind", "description", "variables", "secrets", "allowed_hosts", "allow_private_network")
+
+
+def validate_fields(changes: Mapping[str, Any], problems: list[Problem]) -> dict[str, Any]:
+    """The valid values of the FIELDS present in `changes`; a field left out is not checked
+    (it keeps its stored value). `secrets` are plain values here, to be encrypted on save."""
+    values: dict[str, Any] = {}
+    if "kind" in changes:
+        if changes["kind"] in Environment.Kind.values:
+            values["kind"] = changes["kind"]
+        else:
+            problems.append(Problem("kind", "kind must be 'test' or 'production'."))
+    if "description" in changes:
+        description = changes["description"]
+        if isinstance(description, str) and len(description) <= MAX_DESCRIPTION_LENGTH:
+            values["description"] = description
+        else:
+            message = f"description must be a string of at most {MAX_DESCRIPTION_LENGTH}."
+            problems.append(Problem("description", message))
+    for field in ("variables", "secrets"):
+        if field in changes:
+            values[field] = validate_string_map(changes, field, problems)
+    if "allowed_hosts" in changes:
+        values["allowed_hosts"] = validate_allowed_hosts(changes["allowed_hosts"], problems)
+    if "allow_private_network" in changes:
+        if isinstance(changes["allow_private_network"], bool):
+            values["allow_private_network"] = changes["allow_private_network"]
+        else:
+            message = "allow_private_network must be true or false."
+            problems.append(Problem("allow_private_network", message))
+    return values
+
+
+def keeps_production_secrets(
+    environment: Environment, kind: str, *, replaces_secrets: bool
+) -> bool:
+    """Whether saving `environment` (as stored) with `kind` would turn a production
+    environment into a test one that still has its secrets.
+
+    Keeping them would hand production secrets to test runs (DESIGN §4), so such a change
+    must replace or clear the secrets in the same save.
+    """
+    return (
+        environment.pk is not None
+        and environment.kind == Environment.Kind.PRODUCTION
+        and kind == Environment.Kind.TEST
+        and bool(environment.encrypted_secrets)
+        and not replaces_secrets
+    )
 
 
 def validate_string_map(
-    body: dict[str, Any], field: str, problems: list[Problem]
+    body: Mapping[str, Any], field: str, problems: list[Problem]
 ) -> dict[str, str]:
     value = body[field]
     if not isinstance(value, dict):
