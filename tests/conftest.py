@@ -1,4 +1,5 @@
-"""Fixtures shared by the whole suite: the real `testruns` queue and a burst worker."""
+"""Fixtures shared by the whole suite: the team (a project with one user per role and an
+outsider), the real `testruns` queue, and a burst worker."""
 
 from __future__ import annotations
 
@@ -8,6 +9,14 @@ import django_rq
 import pytest
 from rq import Queue
 from rq.worker import SimpleWorker
+
+from tests.factories import Team, make_team
+
+
+@pytest.fixture
+def team(db: None) -> Team:
+    """A team project with an owner, an editor and a viewer, an outsider, and a workflow."""
+    return make_team()
 
 
 @pytest.fixture

@@ -3,15 +3,11 @@ read-only, the run actions work, and the run list does not count the whole table
 
 from __future__ import annotations
 
-import copy
-import itertools
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import django_rq
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection
@@ -20,61 +16,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from meshhook.models import ApiToken, Environment, Membership, Project, Workflow, WorkflowVersion
-from meshhook.services.workflows import save_definition
 from testruns.models import RunEvent, RunStatus, StepRun, TestRun
-from testruns.parameters import RunParameters
-from testruns.services import start_test_run
+from tests.factories import definition, make_user, make_workflow, personal_project, start_run
 
-pytestmark = pytest.mark.django_db
-
-_numbers = itertools.count(1)
-
-
-@pytest.fixture(autouse=True)
-def empty_testruns_queue() -> Iterator[None]:
-    """Starting a run enqueues a job on the real Redis; leave no job behind for others."""
-    queue = django_rq.get_queue("testruns")
-    queue.empty()
-    yield
-    queue.empty()
-
-
-# --- factories --------------------------------------------------------------------------
-
-
-def definition(slug: str = "lead-flow", **changes: Any) -> dict[str, Any]:
-    document: dict[str, Any] = {
-        "schema_version": 1,
-        "name": "Lead flow",
-        "slug": slug,
-        "nodes": [
-            {"id": "hook", "type": "webhook_trigger"},
-            {"id": "map", "type": "transform", "config": {"expression": "body"}},
-            {"id": "done", "type": "terminate", "config": {"status": "success"}},
-        ],
-        "edges": [{"source": "hook", "target": "map"}, {"source": "map", "target": "done"}],
-    }
-    document.update(copy.deepcopy(changes))
-    return document
-
-
-def make_user() -> User:
-    # The post_save signal gives the user a personal project with a `local` environment.
-    return User.objects.create_user(f"person{next(_numbers)}")
-
-
-def project_of(user: User) -> Project:
-    return Project.objects.get(personal_for=user)
-
-
-def make_workflow(project: Project, slug: str = "lead-flow") -> Workflow:
-    return save_definition(project, definition(slug)).workflow
-
-
-def make_run(workflow: Workflow, user: User) -> TestRun:
-    environment = workflow.project.environments.get(name="local")
-    params = RunParameters(payload={"email": "a@example.com"}, headers={}, environment=environment)
-    return start_test_run(workflow, params, user=user)
+# Starting a run enqueues a job on the real Redis: `run_queue` leaves no job behind.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("run_queue")]
 
 
 @pytest.fixture
@@ -84,12 +30,12 @@ def user() -> User:
 
 @pytest.fixture
 def workflow(user: User) -> Workflow:
-    return make_workflow(project_of(user))
+    return make_workflow(personal_project(user))
 
 
 @pytest.fixture
 def run(workflow: Workflow, user: User) -> TestRun:
-    return make_run(workflow, user)
+    return start_run(workflow, user)
 
 
 def admin_url(model: type[Any], view: str, *args: Any) -> str:
@@ -124,7 +70,7 @@ def messages_of(response: Any) -> list[str]:
 def test_every_changelist_and_change_page_renders(
     admin_client: Client, user: User, run: TestRun
 ) -> None:
-    project = project_of(user)
+    project = personal_project(user)
     ApiToken.issue(user, "ci")
     objects = [
         project,
@@ -176,7 +122,7 @@ def test_long_event_logs_are_cut_with_a_note(
 
 
 def test_environment_pages_show_secret_names_never_values(admin_client: Client, user: User) -> None:
-    environment = project_of(user).environments.get(name="local")
+    environment = personal_project(user).environments.get(name="local")
     environment.set_secrets({"CRM_TOKEN": "very-secret-value"})
     environment.save()
     page = admin_client.get(admin_url(Environment, "change", environment.pk)).content.decode()
@@ -189,7 +135,7 @@ def test_production_environment_turns_test_only_without_its_secrets(
     admin_client: Client, user: User
 ) -> None:
     environment = Environment.objects.create(
-        project=project_of(user), name="prod", kind=Environment.Kind.PRODUCTION
+        project=personal_project(user), name="prod", kind=Environment.Kind.PRODUCTION
     )
     environment.set_secrets({"LIVE_KEY": "live"})
     environment.save()
@@ -215,7 +161,7 @@ def test_production_environment_turns_test_only_without_its_secrets(
 
 
 def test_emptied_environment_maps_are_stored_empty(admin_client: Client, user: User) -> None:
-    environment = project_of(user).environments.get(name="local")
+    environment = personal_project(user).environments.get(name="local")
     response = admin_client.post(
         admin_url(Environment, "change", environment.pk),
         {
@@ -232,7 +178,7 @@ def test_emptied_environment_maps_are_stored_empty(admin_client: Client, user: U
 
 
 def test_environment_form_rejects_bad_hosts(admin_client: Client, user: User) -> None:
-    environment = project_of(user).environments.get(name="local")
+    environment = personal_project(user).environments.get(name="local")
     response = admin_client.post(
         admin_url(Environment, "change", environment.pk),
         {
@@ -307,7 +253,7 @@ def test_valid_definition_becomes_the_next_version(
     assert version.created_by is not None
     assert version.created_by.is_superuser
     # The workflow page's "All versions" link lists exactly this workflow's versions.
-    make_workflow(workflow.project, "other-flow")
+    make_workflow(workflow.project, definition("other-flow"))
     listed = admin_client.get(
         admin_url(WorkflowVersion, "changelist"), {"workflow__id__exact": workflow.pk}
     )
@@ -329,7 +275,7 @@ def test_definition_with_another_slug_is_refused(admin_client: Client, workflow:
 
 
 def test_adding_a_workflow_validates_with_the_engine(admin_client: Client, user: User) -> None:
-    project = project_of(user)
+    project = personal_project(user)
     bad = definition("new-flow", nodes=[{"id": "hook", "type": "no_such_type"}], edges=[])
     response = admin_client.post(
         admin_url(Workflow, "add"), {"project": project.pk, "new_definition": json.dumps(bad)}
@@ -398,7 +344,7 @@ def test_runs_cannot_be_added_changed_or_deleted(admin_client: Client, run: Test
 def test_cancel_action_cancels_active_runs_and_skips_finished_ones(
     admin_client: Client, workflow: Workflow, user: User
 ) -> None:
-    active, finished = make_run(workflow, user), make_run(workflow, user)
+    active, finished = start_run(workflow, user), start_run(workflow, user)
     TestRun.objects.filter(pk=finished.pk).update(status=RunStatus.PASSED)
     response = post_action(admin_client, TestRun, "cancel_runs", [active.pk, finished.pk])
     assert response.status_code == 302
@@ -432,7 +378,7 @@ def test_rerun_action_reports_a_run_it_cannot_repeat(admin_client: Client, run: 
 def test_export_action_downloads_the_selected_runs(
     admin_client: Client, workflow: Workflow, user: User
 ) -> None:
-    runs = [make_run(workflow, user), make_run(workflow, user)]
+    runs = [start_run(workflow, user), start_run(workflow, user)]
     response = post_action(admin_client, TestRun, "export_runs", [r.pk for r in runs])
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
@@ -448,8 +394,8 @@ def test_export_action_downloads_the_selected_runs(
 def test_search_finds_runs_by_id_prefix_and_workflow(
     admin_client: Client, workflow: Workflow, user: User
 ) -> None:
-    other = make_workflow(project_of(user), "other-flow")
-    wanted, unwanted = make_run(workflow, user), make_run(other, user)
+    other = make_workflow(personal_project(user), definition("other-flow"))
+    wanted, unwanted = start_run(workflow, user), start_run(other, user)
     url = admin_url(TestRun, "changelist")
     found = admin_client.get(url, {"q": wanted.short_id}).context["cl"].result_list
     assert [r.pk for r in found] == [wanted.pk]

@@ -1,46 +1,12 @@
-"""Fixtures shared by the API tests: a project with one user per role, clients for each
-kind of authentication, and an empty `testruns` queue in the real Redis."""
+"""Every API test starts and ends with the real `testruns` queue empty."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import pytest
-from django.test import Client
 from rq import Queue
-
-from tests.teams import Team, team_fixture  # noqa: F401  (provides the `team` fixture)
 
 
 @pytest.fixture(autouse=True)
 def testruns_queue(run_queue: Queue) -> Queue:
     """Every API test starts and ends with the real `testruns` queue empty."""
     return run_queue
-
-
-def send(client: Client, method: str, url: str, body: Any = None, **extra: Any) -> Any:
-    """A JSON request; returns the response with `.data` set to its decoded JSON."""
-    kwargs: dict[str, Any] = {}
-    if body is not None:
-        kwargs = {"data": json.dumps(body), "content_type": "application/json"}
-    elif method.upper() in ("POST", "PUT", "PATCH"):
-        # What `curl -X POST` sends; the test client would otherwise send an empty multipart form.
-        kwargs = {"data": b"", "content_type": "application/json"}
-    response = getattr(client, method.lower())(url, **kwargs, **extra)
-    response.data = json.loads(response.content) if response.content else None
-    return response
-
-
-def assert_error(response: Any, status: int, *paths: str) -> None:
-    """The one error shape: status, `error` text, and `errors[].path` equal to `paths`."""
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
-    data = json.loads(response.content)
-    assert set(data) == {"error", "errors"}
-    assert isinstance(data["error"], str)
-    assert data["error"]
-    assert data["errors"], data
-    assert all(set(item) == {"path", "message"} for item in data["errors"])
-    if paths:
-        assert sorted(item["path"] for item in data["errors"]) == sorted(paths), data

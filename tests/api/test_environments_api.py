@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from meshhook.models import Environment
-from tests.api.conftest import Team, assert_error, send
+from tests.api.helpers import assert_error, send
+from tests.factories import Team
 
 pytestmark = pytest.mark.django_db
 

@@ -13,13 +13,14 @@ from django.urls import URLPattern, reverse
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-from meshhook.api import urls as api_urls
-from meshhook.api.openapi import DOCUMENT
-from tests.api.conftest import Team, send
-from tests.api.factories import make_run
+from meshhook.api.openapi import document
+from meshhook.urls import api_patterns
+from tests.api.helpers import send
+from tests.factories import Team, make_run
 
 pytestmark = pytest.mark.django_db
 
+DOCUMENT = document()
 METHODS = ("get", "post", "put", "patch", "delete")
 CONVERTER = re.compile(r"<(?:(?P<converter>\w+):)?(?P<name>\w+)>")
 SAMPLE = {"uuid": str(uuid.UUID(int=0)), "str": "sample"}
@@ -29,7 +30,7 @@ def routed_paths() -> set[str]:
     """Every API route as an OpenAPI path, built by reversing it through the real resolver
     (so the `api/` mount in meshhook/urls.py is checked too)."""
     paths = set()
-    for pattern in api_urls.urlpatterns:
+    for pattern in api_patterns:
         assert isinstance(pattern, URLPattern)
         if pattern.name == "not_found":
             continue

@@ -7,6 +7,7 @@ between states through the services or a queryset update, as the worker would.
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -18,8 +19,8 @@ from rq import Queue
 from meshhook.models import Environment
 from testruns.eventlog import NewEvent, append_events
 from testruns.models import RunEvent, RunStatus, StepRun, StepStatus, TestRun
-from tests.api.conftest import Team, assert_error, send
-from tests.api.factories import definition, make_run, make_workflow
+from tests.api.helpers import assert_error, send
+from tests.factories import Team, definition, make_run, make_workflow, paused
 
 pytestmark = pytest.mark.django_db
 
@@ -35,12 +36,6 @@ def start(team: Team, who: str = "owner", http_headers: Any = None, **body: Any)
     body.setdefault("workflow", "lead-flow")
     client = team.bearer(getattr(team, who))
     return send(client, "POST", team.url("/api/test-runs"), body, headers=http_headers or {})
-
-
-def paused(run: TestRun, before: str = "hook") -> TestRun:
-    TestRun.objects.filter(pk=run.pk).update(status=RunStatus.PAUSED, paused_before=before)
-    run.refresh_from_db()
-    return run
 
 
 # --- POST /api/test-runs ----------------------------------------------------------------------
@@ -238,7 +233,7 @@ RUN_URLS = [
 
 @pytest.mark.parametrize(("method", "suffix"), RUN_URLS)
 def test_every_run_endpoint_guards_access(team: Team, method: str, suffix: str) -> None:
-    run = paused(make_run(team.workflow, team.owner))
+    run = paused(make_run(team.workflow, team.owner), before="hook")
     url = f"/api/test-runs/{run.id}{suffix}"
     assert_error(send(Client(), method, url), 401)
     revoked = team.bearer(team.editor)
@@ -359,7 +354,7 @@ def test_bad_event_queries_are_400(team: Team, query: str) -> None:
 def test_advance_a_paused_run(
     team: Team, testruns_queue: Queue, django_capture_on_commit_callbacks: Any
 ) -> None:
-    run = paused(make_run(team.workflow, team.owner, mode="step"))
+    run = paused(make_run(team.workflow, team.owner, mode="step"), before="hook")
     with django_capture_on_commit_callbacks(execute=True):
         response = send(team.session(team.editor), "POST", f"/api/test-runs/{run.id}/advance")
     assert response.status_code == 200
@@ -378,7 +373,7 @@ def test_advance_on_a_run_that_is_not_paused_is_409(team: Team) -> None:
 
 
 def test_continue_until_a_node(team: Team) -> None:
-    run = paused(make_run(team.workflow, team.owner, mode="step"))
+    run = paused(make_run(team.workflow, team.owner, mode="step"), before="hook")
     client = team.bearer(team.owner)
     url = f"/api/test-runs/{run.id}/continue"
     assert_error(send(client, "POST", url, {"until": "ghost"}), 400, "until")
@@ -394,7 +389,7 @@ def test_continue_until_a_node(team: Team) -> None:
 
 
 def test_continue_without_a_body(team: Team) -> None:
-    run = paused(make_run(team.workflow, team.owner, mode="step"))
+    run = paused(make_run(team.workflow, team.owner, mode="step"), before="hook")
     response = send(team.bearer(team.owner), "POST", f"/api/test-runs/{run.id}/continue")
     assert response.status_code == 200
     assert TestRun.objects.get(pk=run.pk).breakpoints == []
@@ -469,3 +464,14 @@ def test_export_is_the_whole_run_as_an_attachment(team: Team) -> None:
     assert data["definition"] == team.workflow.current_version().definition
     assert [e["type"] for e in data["events"]] == ["run_queued"]
     assert data["steps"][0]["http"] == [{"request": {"url": "x"}}]
+
+
+def test_api_breakpoints_that_are_not_node_ids_are_a_400(team: Team, run_queue: Queue) -> None:
+    response = team.client("owner").post(
+        "/api/test-runs",
+        json.dumps({"workflow": "lead-flow", "project": team.project.slug,
+                    "breakpoints": [{"x": 1}]}),
+        content_type="application/json",
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["path"] == "breakpoints[0]"

@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from meshhook.models import ApiToken, Workflow, WorkflowVersion, hash_token
 from testruns.models import RunStatus, TestRun
-from tests.api.conftest import Team, assert_error, send
-from tests.api.factories import definition, make_run, make_token, make_user, personal_project
+from tests.api.helpers import assert_error, send
+from tests.factories import Team, definition, make_run, make_token, make_user, personal_project
 
 pytestmark = pytest.mark.django_db
 

@@ -17,12 +17,13 @@ from pytest_httpserver import HTTPServer
 
 from meshhook.asgi import application
 from testruns.models import RunEvent, TestRun
-from tests.testruns.helpers import (
+from tests.factories import (
     allow_server,
     http_chain_definition,
+    make_user,
     make_workflow,
-    project_of,
-    start,
+    personal_project,
+    start_run,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -61,21 +62,21 @@ async def last_seq(run: TestRun) -> int:
 
 @pytest.fixture
 def user() -> User:
-    return User.objects.create_user("watcher")
+    return make_user("watcher")
 
 
 @pytest.fixture
 def workflow(user: User, httpserver: HTTPServer) -> Any:
     httpserver.expect_request("/items").respond_with_json({"ok": True})
     base = httpserver.url_for("").rstrip("/")
-    allow_server(project_of(user), base)
-    return make_workflow(project_of(user), http_chain_definition(base))
+    allow_server(personal_project(user), base)
+    return make_workflow(personal_project(user), http_chain_definition(base))
 
 
 def test_member_receives_every_event_exactly_once_while_the_run_executes(
     workflow: Any, user: User, drain: Callable[[], int]
 ) -> None:
-    run = start(workflow, user)
+    run = start_run(workflow, user)
 
     cookie = session_cookie(user)
 
@@ -97,7 +98,7 @@ def test_member_receives_every_event_exactly_once_while_the_run_executes(
 def test_reconnect_with_last_seq_gets_exactly_the_missing_events(
     workflow: Any, user: User, drain: Callable[[], int]
 ) -> None:
-    run = start(workflow, user)
+    run = start_run(workflow, user)
     drain()
 
     cookie = session_cookie(user)
@@ -117,7 +118,7 @@ def test_reconnect_with_last_seq_gets_exactly_the_missing_events(
 def test_page_opened_half_way_then_live_events_follow(
     workflow: Any, user: User, drain: Callable[[], int]
 ) -> None:
-    run = start(workflow, user, mode="step")
+    run = start_run(workflow, user, mode="step")
     drain()  # paused before the trigger
 
     cookie = session_cookie(user)
@@ -141,8 +142,8 @@ def test_page_opened_half_way_then_live_events_follow(
 
 @pytest.mark.parametrize("who", ["outsider", "anonymous"])
 def test_outsider_and_anonymous_are_closed_with_4403(workflow: Any, user: User, who: str) -> None:
-    run = start(workflow, user)
-    outsider = User.objects.create_user("stranger") if who == "outsider" else None
+    run = start_run(workflow, user)
+    outsider = make_user("stranger") if who == "outsider" else None
     cookie = session_cookie(outsider) if outsider else None
 
     async def scenario() -> None:
@@ -158,7 +159,7 @@ def test_outsider_and_anonymous_are_closed_with_4403(workflow: Any, user: User, 
 
 
 def test_foreign_origin_is_rejected(workflow: Any, user: User) -> None:
-    run = start(workflow, user)
+    run = start_run(workflow, user)
 
     cookie = session_cookie(user)
 
@@ -178,7 +179,7 @@ def test_idle_socket_outlives_the_redis_client_read_timeout(
     workflow: Any, user: User, drain: Callable[[], int]
 ) -> None:
     """redis-py 8 + channels_redis dropped idle sockets after ~5 s (channels_redis #422)."""
-    run = start(workflow, user)
+    run = start_run(workflow, user)
 
     cookie = session_cookie(user)
 

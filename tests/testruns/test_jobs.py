@@ -21,12 +21,13 @@ from testruns.services import (
     resume_run,
 )
 from testruns.sweep import sweep_stale_runs
-from tests.testruns.helpers import (
+from tests.factories import (
     allow_server,
     http_chain_definition,
+    make_user,
     make_workflow,
-    project_of,
-    start,
+    personal_project,
+    start_run,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -34,7 +35,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def user() -> User:
-    return User.objects.create_user("runner")
+    return make_user("runner")
 
 
 @pytest.fixture
@@ -46,7 +47,7 @@ def api(httpserver: HTTPServer) -> HTTPServer:
 @pytest.fixture
 def workflow(user: User, api: HTTPServer) -> Any:
     base = api.url_for("").rstrip("/")
-    project = project_of(user)
+    project = personal_project(user)
     allow_server(project, base)
     return make_workflow(project, http_chain_definition(base))
 
@@ -62,7 +63,7 @@ def calls(server: HTTPServer) -> int:
 def test_run_all_executes_every_step_and_logs_dense_events(
     workflow: Any, user: User, api: HTTPServer, drain: Callable[[], int]
 ) -> None:
-    run = start(workflow, user)
+    run = start_run(workflow, user)
     assert run.status == RunStatus.QUEUED
     assert drain() == 1
     run.refresh_from_db()
@@ -97,7 +98,7 @@ def test_run_all_executes_every_step_and_logs_dense_events(
 
 
 def test_branch_false_takes_the_other_edge(workflow: Any, user: User, drain: Any) -> None:
-    run = start(workflow, user, payload={"name": "Bob", "score": 10})
+    run = start_run(workflow, user, payload={"name": "Bob", "score": 10})
     drain()
     run.refresh_from_db()
     assert statuses(run)["ok"] == "skipped"
@@ -109,8 +110,8 @@ def test_failed_http_step_fails_the_run_and_skips_the_rest(
 ) -> None:
     httpserver.expect_request("/items").respond_with_data("down", status=500)
     base = httpserver.url_for("").rstrip("/")
-    allow_server(project_of(user), base)
-    run = start(make_workflow(project_of(user), http_chain_definition(base)), user)
+    allow_server(personal_project(user), base)
+    run = start_run(make_workflow(personal_project(user), http_chain_definition(base)), user)
     drain()
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED
@@ -130,11 +131,11 @@ def test_host_off_the_allowlist_fails_the_step_naming_host_and_environment(
     user: User, httpserver: HTTPServer, drain: Any
 ) -> None:
     base = httpserver.url_for("").rstrip("/")
-    project = project_of(user)
+    project = personal_project(user)
     environment = project.environments.get(name="local")
     environment.allowed_hosts = ["api.example.com"]
     environment.save()
-    run = start(make_workflow(project, http_chain_definition(base)), user)
+    run = start_run(make_workflow(project, http_chain_definition(base)), user)
     drain()
     run.refresh_from_db()
     call = run.steps.get(node_id="call")
@@ -147,7 +148,7 @@ def test_host_off_the_allowlist_fails_the_step_naming_host_and_environment(
 def test_step_mode_pauses_before_the_trigger_and_each_advance_runs_one_step(
     workflow: Any, user: User, api: HTTPServer, drain: Any
 ) -> None:
-    run = start(workflow, user, mode="step")
+    run = start_run(workflow, user, mode="step")
     drain()
     run.refresh_from_db()
     assert run.status == RunStatus.PAUSED
@@ -174,7 +175,7 @@ def test_step_mode_pauses_before_the_trigger_and_each_advance_runs_one_step(
 def test_paused_run_preview_shows_the_resolved_input_of_the_next_step(
     workflow: Any, user: User, drain: Any
 ) -> None:
-    run = start(workflow, user, mode="step")
+    run = start_run(workflow, user, mode="step")
     drain()
     for _ in range(2):
         resume_run(run, steps=1)
@@ -190,7 +191,7 @@ def test_paused_run_preview_shows_the_resolved_input_of_the_next_step(
 def test_input_override_is_used_logged_and_marked(
     workflow: Any, user: User, api: HTTPServer, drain: Any
 ) -> None:
-    run = start(workflow, user, mode="step")
+    run = start_run(workflow, user, mode="step")
     drain()
     resume_run(run, steps=1)
     drain()
@@ -210,7 +211,7 @@ def test_input_override_is_used_logged_and_marked(
 def test_breakpoint_pauses_run_all_and_continue_runs_to_the_end(
     workflow: Any, user: User, api: HTTPServer, drain: Any
 ) -> None:
-    run = start(workflow, user, breakpoints=["call"])
+    run = start_run(workflow, user, breakpoints=["call"])
     drain()
     run.refresh_from_db()
     assert run.status == RunStatus.PAUSED
@@ -224,7 +225,7 @@ def test_breakpoint_pauses_run_all_and_continue_runs_to_the_end(
 
 
 def test_run_to_here_pauses_before_the_chosen_node(workflow: Any, user: User, drain: Any) -> None:
-    run = start(workflow, user, mode="step")
+    run = start_run(workflow, user, mode="step")
     drain()
     resume_run(run, steps=None, until="check")
     drain()
@@ -237,7 +238,7 @@ def test_run_to_here_pauses_before_the_chosen_node(workflow: Any, user: User, dr
 def test_cancel_while_paused_stops_and_nothing_runs_after(
     workflow: Any, user: User, api: HTTPServer, drain: Any
 ) -> None:
-    run = start(workflow, user, mode="step")
+    run = start_run(workflow, user, mode="step")
     drain()
     cancel_run(run)
     run.refresh_from_db()
@@ -255,7 +256,7 @@ def test_cancel_while_paused_stops_and_nothing_runs_after(
 
 
 def test_finished_run_is_not_changed_by_a_late_job(workflow: Any, user: User, drain: Any) -> None:
-    run = start(workflow, user)
+    run = start_run(workflow, user)
     drain()
     run.refresh_from_db()
     events = run.events.count()
@@ -268,7 +269,7 @@ def test_finished_run_is_not_changed_by_a_late_job(workflow: Any, user: User, dr
 def test_mocked_step_makes_no_request_and_is_marked(
     workflow: Any, user: User, api: HTTPServer, drain: Any
 ) -> None:
-    run = start(workflow, user, mocks={"call": {"status": 201, "data": {"id": 1}}})
+    run = start_run(workflow, user, mocks={"call": {"status": 201, "data": {"id": 1}}})
     drain()
     run.refresh_from_db()
     call = run.steps.get(node_id="call")
@@ -283,7 +284,7 @@ def test_mocked_step_makes_no_request_and_is_marked(
 def test_rerun_from_a_step_reuses_earlier_outputs_without_calling_them(
     workflow: Any, user: User, api: HTTPServer, drain: Any
 ) -> None:
-    first = start(workflow, user)
+    first = start_run(workflow, user)
     drain()
     assert calls(api) == 1
     second = rerun(first, user=user, source="console", from_step="check")
@@ -301,7 +302,7 @@ def test_rerun_from_a_step_reuses_earlier_outputs_without_calling_them(
 
 
 def test_rerun_with_new_payload(workflow: Any, user: User, drain: Any) -> None:
-    first = start(workflow, user)
+    first = start_run(workflow, user)
     drain()
     second = rerun(first, user=user, source="api", overrides={"payload": {"name": "Z", "score": 1}})
     drain()
@@ -314,15 +315,15 @@ def test_rerun_with_new_payload(workflow: Any, user: User, drain: Any) -> None:
 def test_sweep_marks_lost_runs_error_and_expires_paused_runs(
     workflow: Any, user: User, drain: Any, run_queue: Any
 ) -> None:
-    lost = start(workflow, user)
+    lost = start_run(workflow, user)
     run_queue.empty()  # its worker died with the job
     TestRun.objects.filter(pk=lost.pk).update(
         status=RunStatus.RUNNING, heartbeat_at=timezone.now() - timedelta(minutes=10)
     )
-    paused = start(workflow, user, mode="step")
+    paused = start_run(workflow, user, mode="step")
     drain()
     TestRun.objects.filter(pk=paused.pk).update(heartbeat_at=timezone.now() - timedelta(hours=2))
-    fresh = start(workflow, user, mode="step")
+    fresh = start_run(workflow, user, mode="step")
     drain()
     assert sweep_stale_runs() == {"lost": 1, "expired": 1}
     lost.refresh_from_db()
@@ -351,8 +352,8 @@ def test_loop_body_steps_are_recorded_per_iteration(user: User, drain: Any, run_
         ],
         "edges": [{"source": "hook", "target": "each"}],
     }
-    workflow = make_workflow(project_of(user), definition)
-    run = start(workflow, user, payload={"items": [1, 2, 3]})
+    workflow = make_workflow(personal_project(user), definition)
+    run = start_run(workflow, user, payload={"items": [1, 2, 3]})
     drain()
     run.refresh_from_db()
     assert run.status == RunStatus.PASSED
@@ -370,7 +371,7 @@ def test_events_reach_the_channel_layer_group(workflow: Any, user: User, drain: 
     from testruns.eventlog import run_group
 
     layer = get_channel_layer()
-    run = start(workflow, user)
+    run = start_run(workflow, user)
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(run_group(run.id), channel)
     drain()
@@ -388,7 +389,7 @@ def test_single_step_runs_only_that_node_with_the_given_input(
 ) -> None:
     from testruns.services import test_single_step
 
-    first = start(workflow, user)
+    first = start_run(workflow, user)
     drain()
     assert calls(api) == 1
     single = test_single_step(first, "ok", {"name": "Single", "score": 99}, user=user)

@@ -20,12 +20,13 @@ from testruns import jobs
 from testruns.models import RunStatus, StepRun, TestRun
 from testruns.parameters import ParameterError
 from testruns.services import cancel_run, rerun, resume_run
-from tests.testruns.helpers import (
+from tests.factories import (
     allow_server,
     http_chain_definition,
+    make_user,
     make_workflow,
-    project_of,
-    start,
+    personal_project,
+    start_run,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def user() -> User:
-    return User.objects.create_user("integrity")
+    return make_user("integrity")
 
 
 def base(server: HTTPServer) -> str:
@@ -48,10 +49,10 @@ def events_after_finish(run: TestRun) -> list[str]:
 def test_cancel_during_an_http_step_stops_the_run_and_writes_nothing_after(
     user: User, httpserver: HTTPServer, drain: Callable[[], int]
 ) -> None:
-    project = project_of(user)
+    project = personal_project(user)
     allow_server(project, base(httpserver))
     workflow = make_workflow(project, http_chain_definition(base(httpserver)))
-    run = start(workflow, user)
+    run = start_run(workflow, user)
 
     def cancel_while_answering(request: Request) -> Response:
         try:
@@ -76,9 +77,9 @@ def test_a_second_driver_for_the_same_run_does_nothing(
     user: User, httpserver: HTTPServer, run_queue: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     httpserver.expect_request("/items").respond_with_json({"id": 1})
-    project = project_of(user)
+    project = personal_project(user)
     allow_server(project, base(httpserver))
-    run = start(make_workflow(project, http_chain_definition(base(httpserver))), user)
+    run = start_run(make_workflow(project, http_chain_definition(base(httpserver))), user)
     monkeypatch.setattr(jobs, "DRIVE_LOCK_WAIT_SECONDS", 0.1)
     held = django_rq.get_connection("testruns").lock(
         f"meshhook:testrun:{run.id}:driver", timeout=30
@@ -101,7 +102,7 @@ def test_a_secret_returned_by_a_step_reaches_the_next_step_but_is_stored_masked(
     user: User, httpserver: HTTPServer, drain: Callable[[], int]
 ) -> None:
     httpserver.expect_request("/items").respond_with_json({"ok": True})
-    project = project_of(user)
+    project = personal_project(user)
     environment = allow_server(project, base(httpserver))
     environment.set_secrets({"API_TOKEN": "s3cr3t-token-value"})
     environment.save()
@@ -117,7 +118,7 @@ def test_a_secret_returned_by_a_step_reaches_the_next_step_but_is_stored_masked(
         ],
         "edges": [{"source": "hook", "target": "login"}, {"source": "login", "target": "call"}],
     }  # fmt: skip
-    run = start(make_workflow(project, definition), user)
+    run = start_run(make_workflow(project, definition), user)
     drain()
     run.refresh_from_db()
     assert run.status == RunStatus.PASSED, run.error
@@ -130,10 +131,10 @@ def test_request_credentials_are_masked_in_the_trigger_output_and_parameters(
     user: User, httpserver: HTTPServer, drain: Callable[[], int]
 ) -> None:
     httpserver.expect_request("/items").respond_with_json({"ok": True})
-    project = project_of(user)
+    project = personal_project(user)
     allow_server(project, base(httpserver))
     workflow = make_workflow(project, http_chain_definition(base(httpserver)))
-    run = start(workflow, user, headers={"Authorization": "Bearer live-xyz", "X-Plain": "1"})
+    run = start_run(workflow, user, headers={"Authorization": "Bearer live-xyz", "X-Plain": "1"})
     drain()
     run.refresh_from_db()
     trigger = run.steps.get(node_id="hook").output
@@ -153,7 +154,7 @@ def test_time_spent_paused_does_not_count_against_the_run_timeout(
                   {"id": "shape", "type": "transform", "config": {"expression": "body"}}],
         "edges": [{"source": "hook", "target": "shape"}],
     }  # fmt: skip
-    run = start(make_workflow(project_of(user), definition), user, mode="step")
+    run = start_run(make_workflow(personal_project(user), definition), user, mode="step")
     drain()
     # A debugging session: started, and paused, ten minutes ago.
     long_ago = timezone.now() - timedelta(minutes=10)
@@ -173,14 +174,14 @@ def test_a_run_that_cannot_be_queued_ends_as_error(
         raise ConnectionError("Redis is down")
 
     monkeypatch.setattr(django_rq, "get_queue", broken_queue)
-    run = start(make_workflow(project_of(user), http_chain_definition("http://x")), user)
+    run = start_run(make_workflow(personal_project(user), http_chain_definition("http://x")), user)
     run.refresh_from_db()
     assert run.status == RunStatus.ERROR
     assert "could not be queued" in run.error
 
 
 def test_rerun_from_a_step_refuses_a_new_payload(user: User, drain: Callable[[], int]) -> None:
-    run = start(make_workflow(project_of(user), http_chain_definition("http://x")), user)
+    run = start_run(make_workflow(personal_project(user), http_chain_definition("http://x")), user)
     with pytest.raises(ParameterError) as refused:
         rerun(run, user=user, source="api", from_step="shape", overrides={"payload": {"n": 2}})
     assert refused.value.problems[0].path == "from_step"
@@ -201,7 +202,7 @@ def test_a_skipped_loop_skips_its_body(user: User, drain: Callable[[], int]) -> 
                   {"source": "gate", "target": "each", "when": "true"},
                   {"source": "gate", "target": "done", "when": "false"}],
     }  # fmt: skip
-    run = start(make_workflow(project_of(user), definition), user, payload={"go": False})
+    run = start_run(make_workflow(personal_project(user), definition), user, payload={"go": False})
     drain()
     run.refresh_from_db()
     assert run.status == RunStatus.PASSED
@@ -214,7 +215,7 @@ def test_a_skipped_loop_skips_its_body(user: User, drain: Callable[[], int]) -> 
 def test_run_to_here_stops_once_and_leaves_no_breakpoint(
     user: User, drain: Callable[[], int]
 ) -> None:
-    run = start(make_workflow(project_of(user), http_chain_definition("http://x")), user,
+    run = start_run(make_workflow(personal_project(user), http_chain_definition("http://x")), user,
                 mode="step", mocks={"call": {"status": 201}})  # fmt: skip
     drain()
     resume_run(run, steps=None, until="check")
@@ -234,11 +235,11 @@ def test_sweep_spares_a_run_waiting_for_a_busy_worker_and_errors_a_lost_queued_o
 ) -> None:
     from testruns.sweep import sweep_stale_runs
 
-    workflow = make_workflow(project_of(user), http_chain_definition("http://x"))
+    workflow = make_workflow(personal_project(user), http_chain_definition("http://x"))
     long_ago = timezone.now() - timedelta(minutes=10)
-    waiting = start(workflow, user)  # its job is still in the queue
+    waiting = start_run(workflow, user)  # its job is still in the queue
     TestRun.objects.filter(pk=waiting.pk).update(status=RunStatus.RUNNING, heartbeat_at=long_ago)
-    lost_job = start(workflow, user)
+    lost_job = start_run(workflow, user)
     run_queue.remove(next(j for j in run_queue.get_job_ids() if str(lost_job.id) in j))
     TestRun.objects.filter(pk=lost_job.pk).update(created_at=long_ago)
     assert sweep_stale_runs() == {"lost": 1, "expired": 0}

@@ -8,24 +8,29 @@ from typing import Any
 
 import django_rq
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 from pytest_httpserver import HTTPServer
 from rq.worker import SimpleWorker
 
 from meshhook.models import ApiToken
-from tests.testruns.helpers import allow_server, http_chain_definition, make_workflow, project_of
+from tests.factories import (
+    allow_server,
+    http_chain_definition,
+    make_user,
+    make_workflow,
+    personal_project,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def setup(httpserver: HTTPServer) -> tuple[Client, HTTPServer]:
-    user = User.objects.create_user("stepper")
+    user = make_user("stepper")
     httpserver.expect_request("/items").respond_with_json({"id": 1}, status=201)
     base = httpserver.url_for("").rstrip("/")
-    allow_server(project_of(user), base)
-    make_workflow(project_of(user), http_chain_definition(base))
+    allow_server(personal_project(user), base)
+    make_workflow(personal_project(user), http_chain_definition(base))
     token = ApiToken.issue(user, "ci")[1]
     return Client(headers={"Authorization": f"Bearer {token}"}), httpserver
 

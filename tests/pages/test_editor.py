@@ -14,12 +14,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils.html import escape
 
 from meshhook.models import Workflow, WorkflowVersion
-from tests.api.factories import definition
-from tests.pages_conftest_helpers import (
-    Team,
-    problems_in,
-    team_fixture,  # noqa: F401  (the `team` fixture)
-)
+from tests.factories import Team, definition
+from tests.pages.helpers import problems_in
 
 pytestmark = pytest.mark.django_db
 

@@ -1,17 +1,11 @@
-"""Shared by the console page tests (tests/test_pages.py, tests/test_editor.py): a team
-project with one user per role plus an outsider, logged-in clients, and a reader for the
-`<li><code>path</code><span>message</span></li>` problem lists the pages render."""
+"""Readers for what the console pages render: the `<li><code>path</code><span>message</span>
+</li>` problem lists, the page text with entities decoded, and the login redirect."""
 
 from __future__ import annotations
 
 import html
 import re
 from typing import Any
-
-from tests.teams import HTMX, ROLES, Team, team_fixture
-
-__all__ = ["HTMX", "ROLES", "Team", "assert_login_redirect", "problems_in", "team_fixture",
-           "text_of"]  # fmt: skip
 
 _PROBLEM = re.compile(r"<li><code>(.*?)</code><span>(.*?)</span></li>", re.S)
 
