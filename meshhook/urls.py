@@ -1,9 +1,24 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from django.views.generic import RedirectView
 
+import testruns.api_urls
+import testruns.routing
+from meshhook.api import urls as core_api
 from meshhook.views import environments, tokens, workflows
+
+# The JSON API: the core's routes, the test-run feature's, then the JSON catch-all.
+api_patterns = [*core_api.urlpatterns, *testruns.api_urls.urlpatterns, core_api.catch_all]
+# Served by meshhook.asgi through Channels.
+websocket_urlpatterns = [*testruns.routing.websocket_urlpatterns]
+
+
+def sandbox_patterns(enabled: bool) -> list[URLPattern | URLResolver]:
+    """/sandbox/ only where SANDBOX_ENABLED: its fake APIs answer anyone (see settings)."""
+    return [path("sandbox/", include("meshhook.sandbox_urls"))] if enabled else []
+
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="workflow_list"), name="home"),
@@ -20,6 +35,6 @@ urlpatterns = [
     path("", include("testruns.urls")),
     path("admin/", admin.site.urls),
     path("django-rq/", include("django_rq.urls")),
-    path("api/", include("meshhook.api.urls")),
-    path("sandbox/", include("meshhook.sandbox_urls")),
+    path("api/", include((api_patterns, "api"))),
+    *sandbox_patterns(settings.SANDBOX_ENABLED),
 ]

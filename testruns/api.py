@@ -27,22 +27,13 @@ from meshhook.api.base import (
 from meshhook.engine import parse_definition
 from meshhook.services.projects import projects_for, workflow_for_user_or_404
 from testruns import services
-from testruns.models import TestRun
+from testruns.models import PARAMETER_NAMES, TestRun
 from testruns.parameters import validate_parameters
 from testruns.queries import CursorError, filter_runs, keyset_page
 from testruns.serializers import event_json, run_detail, run_export, run_links, run_summary
 
-PARAMETER_FIELDS = (
-    "payload",
-    "headers",
-    "environment",
-    "mode",
-    "breakpoints",
-    "mocks",
-    "honor_delays",
-)
-START_FIELDS = ("workflow", "project", *PARAMETER_FIELDS, "test_case", "source")
-RERUN_FIELDS = ("from_step", "use_current_version", *PARAMETER_FIELDS, "source")
+START_FIELDS = ("workflow", "project", *PARAMETER_NAMES, "test_case", "source")
+RERUN_FIELDS = ("from_step", "use_current_version", *PARAMETER_NAMES, "source")
 API_SOURCES = (TestRun.Source.API, TestRun.Source.CI, TestRun.Source.CLI)
 SOURCE_HEADER = "X-MeshHook-Source"
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
@@ -112,7 +103,7 @@ def _start(request: ApiRequest) -> HttpResponse:
     params = validate_parameters(
         workflow.project,
         parse_definition(version.definition),
-        {key: body[key] for key in PARAMETER_FIELDS if key in body},
+        {key: body[key] for key in PARAMETER_NAMES if key in body},
     )
     # `test_case` is accepted for forward compatibility; test cases are not built yet.
     run = services.start_test_run(
@@ -223,7 +214,7 @@ def run_rerun(request: ApiRequest, run_id: uuid.UUID) -> HttpResponse:
         user=request.user,
         source=_source(request, body),
         from_step=from_step,
-        overrides={key: body[key] for key in PARAMETER_FIELDS if key in body},
+        overrides={key: body[key] for key in PARAMETER_NAMES if key in body},
         use_current_version=use_current,
     )
     return _started(new_run, request)

@@ -18,17 +18,24 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from testruns.models import ACTIVE_STATUSES, RunEvent, TestRun
+from testruns.models import (
+    ACTIVE_STATUSES,
+    TERMINAL_STATUSES,
+    EventLevel,
+    EventType,
+    RunEvent,
+    TestRun,
+)
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class NewEvent:
-    type: str
+    type: EventType
     message: str
     node_id: str = ""
-    level: str = "info"
+    level: EventLevel = "info"
     data: dict[str, Any] = field(default_factory=dict)
     iteration: int | None = None
 
@@ -42,21 +49,22 @@ def project_group(project_id: int) -> str:
 
 
 def append_events(
-    run_id: uuid.UUID | str, events: list[NewEvent], *, require_active: bool = False
+    run_id: uuid.UUID | str, events: list[NewEvent], *, closing: bool = False
 ) -> list[RunEvent]:
     """Give the events the run's next sequence numbers and store them (one transaction).
 
-    With `require_active`, nothing is written once the run has finished: the worker's
-    events can never land after `run_finished` (a cancel may have won the race).
+    Nothing is written once the run has finished, so no event can land after
+    `run_finished` (a cancel may have won the race against a worker): the run must be
+    active, except for the closing `run_finished` that `lifecycle.end_run` writes after
+    setting the final status. Returns the stored rows; [] if the run had moved on.
     """
     if not events:
         return []
     with transaction.atomic():
         # The UPDATE takes the run's row lock, so concurrent writers (worker, cancel)
         # get disjoint, dense ranges, and checks the status under that same lock.
-        runs = TestRun.objects.filter(pk=run_id)
-        if require_active:
-            runs = runs.filter(status__in=ACTIVE_STATUSES)
+        states = TERMINAL_STATUSES if closing else ACTIVE_STATUSES
+        runs = TestRun.objects.filter(pk=run_id, status__in=states)
         if not runs.update(last_seq=F("last_seq") + len(events)):
             return []
         last = TestRun.objects.values_list("last_seq", flat=True).get(pk=run_id)

@@ -33,28 +33,21 @@ from meshhook.engine import (
     plan_next,
     preview_step,
 )
+from testruns import lifecycle
 from testruns.eventlog import NewEvent, append_events
 from testruns.models import RunStatus, StepRun, StepStatus, TestRun
 from testruns.outbound import TestRunPolicy
-from testruns.runstore import (
-    finish_with_error,
-    heartbeat,
-    jsonable,
-    refresh_summary,
-    state_from_rows,
-    store_duration,
-    stored_output,
-)
-
-__all__ = ["drive_run", "finish_with_error", "jsonable"]
+from testruns.runstore import heartbeat, jsonable, state_from_rows, stored_output
 
 logger = logging.getLogger(__name__)
 
-RESULT_STATUS = {
-    "passed": RunStatus.PASSED,
-    "failed": RunStatus.FAILED,
-    "cancelled": RunStatus.CANCELLED,
-}
+# The RQ queue of test runs (settings.RQ_QUEUES), kept apart from any other work.
+QUEUE_NAME = "testruns"
+# Job ids carry the run id, so the sweeper can tell a run waiting for a busy worker from one
+# whose worker died.
+JOB_PREFIX = "testrun-"
+JOB_TIMEOUT_SECONDS = 3600
+
 LIVE_EVENT_TYPES = {"step_started", "http_attempt"}
 LOG_FLUSH_SECONDS = 0.1
 LOG_FLUSH_LINES = 50
@@ -65,9 +58,34 @@ DRIVE_LOCK_SECONDS = 3600
 DRIVE_LOCK_WAIT_SECONDS = 10
 
 
+def enqueue_drive(run_id: uuid.UUID | str) -> None:
+    """Queue the worker job for the run once the current transaction has committed."""
+
+    def enqueue() -> None:
+        try:
+            django_rq.get_queue(QUEUE_NAME).enqueue(
+                drive_run,
+                str(run_id),
+                job_id=f"{JOB_PREFIX}{run_id}-{uuid.uuid4().hex[:12]}",
+                job_timeout=JOB_TIMEOUT_SECONDS,
+                result_ttl=0,
+            )
+        except Exception as exc:  # Redis down: say so on the run instead of leaving it queued
+            logger.exception("Could not enqueue test run %s", run_id)
+            lifecycle.end_run(run_id, "error", f"The run could not be queued: {exc}")
+
+    transaction.on_commit(enqueue)
+
+
+def run_ids_in_queue() -> set[str]:
+    """Ids of the runs that have a job waiting in the queue (from the job ids above)."""
+    job_ids = django_rq.get_queue(QUEUE_NAME).get_job_ids()
+    return {job_id[len(JOB_PREFIX) :][:36] for job_id in job_ids if job_id.startswith(JOB_PREFIX)}
+
+
 def drive_run(run_id: str) -> None:
     close_old_connections()
-    lock = django_rq.get_connection("testruns").lock(
+    lock = django_rq.get_connection(QUEUE_NAME).lock(
         f"meshhook:testrun:{run_id}:driver", timeout=DRIVE_LOCK_SECONDS
     )
     if not lock.acquire(blocking=True, blocking_timeout=DRIVE_LOCK_WAIT_SECONDS):
@@ -77,7 +95,7 @@ def drive_run(run_id: str) -> None:
         RunDriver(run_id).drive()
     except Exception as exc:  # an engine or infrastructure bug must not strand the run
         logger.exception("Test run %s crashed", run_id)
-        finish_with_error(run_id, f"Internal error: {type(exc).__name__}: {exc}")
+        lifecycle.end_run(run_id, "error", f"Internal error: {type(exc).__name__}: {exc}")
     finally:
         try:
             lock.release()
@@ -111,7 +129,7 @@ class RunDriver:
             if self.run.status != RunStatus.RUNNING:
                 return  # cancelled or swept while we were busy
             if self._remaining_seconds() <= 0:
-                finish_with_error(self.run_id, self._timeout_message())
+                lifecycle.end_run(self.run_id, "error", self._timeout_message())
                 return
             plan = plan_next(self.workflow, state)
             if plan.skip:
@@ -133,21 +151,11 @@ class RunDriver:
             state = state.with_record(node_id, outcome.record())
 
     def _claim(self) -> bool:
-        now = timezone.now()
-        started = TestRun.objects.filter(pk=self.run_id, status=RunStatus.QUEUED).update(
-            status=RunStatus.RUNNING, started_at=now, heartbeat_at=now
-        )
-        if started:
-            self.run.refresh_from_db()
-            mode = "step-by-step" if self.run.mode == TestRun.Mode.STEP else "run all"
-            append_events(self.run_id, [NewEvent("run_started", f"Test run started ({mode}).")])
-            return True
-        # A resumed run (advance/continue) is already `running`.
-        return bool(
-            TestRun.objects.filter(pk=self.run_id, status=RunStatus.RUNNING).update(
-                heartbeat_at=now
-            )
-        )
+        mode = "step-by-step" if self.run.mode == TestRun.Mode.STEP else "run all"
+        if not lifecycle.claim(self.run_id, started_message=f"Test run started ({mode})."):
+            return False
+        self.run.refresh_from_db()
+        return True
 
     def _run_input(self) -> RunInput:
         environment = self.run.environment
@@ -204,7 +212,7 @@ class RunDriver:
                          level="debug")
                 for node_id in node_ids
             ]  # fmt: skip
-            if not append_events(self.run_id, events, require_active=True):
+            if not append_events(self.run_id, events):
                 return
             # A skipped loop's body is skipped with it.
             StepRun.objects.filter(run_id=self.run_id, status=StepStatus.PENDING).filter(
@@ -213,19 +221,17 @@ class RunDriver:
             StepRun.objects.filter(
                 run_id=self.run_id, status=StepStatus.PENDING, parent_node_id__in=node_ids
             ).update(status=StepStatus.SKIPPED)
-            refresh_summary(self.run)
+            lifecycle.refresh_summary(self.run_id)
 
     def _pause(self, node_id: str, state: RunState) -> None:
         preview = preview_step(self.workflow, node_id, state, self._context(node_id))
         with transaction.atomic():
-            paused = TestRun.objects.filter(pk=self.run_id, status=RunStatus.RUNNING).update(
-                status=RunStatus.PAUSED,
+            if not lifecycle.pause(
+                self.run_id,
                 paused_before=node_id,
-                heartbeat_at=timezone.now(),
                 release_node="",
                 run_until="",  # "Run to here" stops once
-            )
-            if not paused:
+            ):
                 return
             node = self.workflow.node(node_id)
             StepRun.objects.filter(
@@ -247,27 +253,16 @@ class RunDriver:
             append_events(self.run_id, [event])
 
     def _finish(self, result: RunResult) -> None:
-        status = RESULT_STATUS[result.status]
-        with transaction.atomic():
-            changed = TestRun.objects.filter(pk=self.run_id, status=RunStatus.RUNNING).update(
-                status=status,
-                completed_at=timezone.now(),
-                result=jsonable(result.output),
-                error=(result.reason or "") if status != RunStatus.PASSED else "",
-                paused_before="",
-            )
-            if not changed:
-                return
-            store_duration(self.run_id)
-            refresh_summary(self.run)
-            words = {RunStatus.PASSED: "passed", RunStatus.FAILED: "failed",
-                     RunStatus.CANCELLED: "was cancelled"}[status]  # fmt: skip
-            message = f"Test run {words}" + (f": {result.reason}" if result.reason else ".")
-            level = {RunStatus.PASSED: "info", RunStatus.FAILED: "error"}.get(status, "warning")
-            append_events(
-                self.run_id,
-                [NewEvent("run_finished", message, level=level, data={"status": status})],
-            )
+        status = result.status
+        words = lifecycle.FINISHED_WORDS[RunStatus(status)]
+        lifecycle.end_run(
+            self.run_id,
+            status,
+            (result.reason or "") if status != "passed" else "",
+            result=jsonable(result.output),
+            from_states=[RunStatus.RUNNING],
+            message=f"Test run {words}" + (f": {result.reason}" if result.reason else "."),
+        )
 
     # -- one step -----------------------------------------------------------------------
     def _context(self, node_id: str) -> ExecutionContext:
@@ -292,9 +287,7 @@ class RunDriver:
         """Run one step; None when the run stopped being ours (cancelled) around it."""
         now = timezone.now()
         with transaction.atomic():
-            if not TestRun.objects.filter(pk=self.run_id, status=RunStatus.RUNNING).update(
-                heartbeat_at=now
-            ):
+            if not lifecycle.touch(self.run_id, [RunStatus.RUNNING], heartbeat_at=now):
                 return None
             position = (self.run.steps.aggregate(top=Max("position"))["top"] or 0) + 1
             if not StepRun.objects.filter(
@@ -309,7 +302,9 @@ class RunDriver:
         finished = timezone.now()
         with transaction.atomic():
             steps_left = self.run.steps_to_run
-            if not TestRun.objects.filter(pk=self.run_id, status=RunStatus.RUNNING).update(
+            if not lifecycle.touch(
+                self.run_id,
+                [RunStatus.RUNNING],
                 heartbeat_at=finished,
                 release_node="",
                 steps_to_run=None if steps_left is None else max(0, steps_left - 1),
@@ -328,12 +323,12 @@ class RunDriver:
             )  # fmt: skip
             if outcome.iterations:
                 self._store_iterations(node_id, outcome, position)
-            refresh_summary(self.run)
+            lifecycle.refresh_summary(self.run_id)
             # Remaining log lines and the step's final event in one append: one broadcast
             # per step instead of two.
             final = self._final_events or [self._fallback_final(outcome)]
             batch, self._log_buffer = self._log_buffer + final, []
-            append_events(self.run_id, batch, require_active=True)
+            append_events(self.run_id, batch)
         return outcome
 
     @staticmethod
@@ -389,7 +384,7 @@ class RunDriver:
         due = time.monotonic() - self._last_flush > LOG_FLUSH_SECONDS
         if self._log_buffer and (force or due or len(self._log_buffer) >= LOG_FLUSH_LINES):
             batch, self._log_buffer = self._log_buffer, []
-            append_events(self.run_id, batch, require_active=True)
+            append_events(self.run_id, batch)
             self._last_flush = time.monotonic()
 
     def _should_stop(self) -> bool:

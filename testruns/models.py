@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 from django.db import models
@@ -23,6 +23,25 @@ class RunStatus(models.TextChoices):
     CANCELLED = "cancelled"
     ERROR = "error"
 
+
+RunStatusValue = Literal["queued", "running", "paused", "passed", "failed", "cancelled", "error"]
+StepStatusValue = Literal["pending", "running", "succeeded", "failed", "skipped"]
+EventType = Literal[
+    "run_queued", "run_started", "step_started", "http_attempt", "step_succeeded",
+    "step_failed", "step_skipped", "log", "run_paused", "run_resumed", "run_finished",
+]  # fmt: skip
+EventLevel = Literal["debug", "info", "warning", "error"]
+
+# The parameters a run is started with (form, API, re-run, export): one list for all.
+PARAMETER_NAMES = (
+    "payload",
+    "headers",
+    "environment",
+    "mode",
+    "breakpoints",
+    "mocks",
+    "honor_delays",
+)
 
 ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSED)
 TERMINAL_STATUSES = (RunStatus.PASSED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.ERROR)
@@ -144,15 +163,9 @@ class TestRun(models.Model):
 
     @property
     def parameters(self) -> dict[str, Any]:
-        return {
-            "payload": self.payload,
-            "headers": self.headers,
-            "environment": self.environment_name,
-            "mode": self.mode,
-            "breakpoints": self.breakpoints,
-            "mocks": self.mocks,
-            "honor_delays": self.honor_delays,
-        }
+        """The run's parameters by PARAMETER_NAMES (the environment by name)."""
+        values = {name: getattr(self, name) for name in PARAMETER_NAMES if name != "environment"}
+        return {**values, "environment": self.environment_name}
 
     @property
     def shown_parameters(self) -> dict[str, Any]:
@@ -164,11 +177,11 @@ class TestRun(models.Model):
 
     @property
     def triggered_by_label(self) -> str:
+        """Who started the run, as DESIGN §3 names it everywhere (page, API, admin): the
+        user for a console run, else the source (`api`, `cli`, `ci`)."""
         if self.source == self.Source.CONSOLE and self.triggered_by is not None:
-            return str(self.triggered_by)
-        if self.triggered_by is not None:
-            return f"{self.source} ({self.triggered_by})"
-        return self.source
+            return self.triggered_by.get_username()
+        return str(self.source)
 
 
 def _execution_key(step: StepRun) -> tuple[bool, int, int]:
@@ -210,8 +223,6 @@ class StepRunQuerySet(models.QuerySet["StepRun"]):
 class StepRun(models.Model):
     """One node of one run; loop body nodes get one row per iteration."""
 
-    objects = StepRunQuerySet.as_manager()
-
     run = models.ForeignKey(TestRun, on_delete=models.CASCADE, related_name="steps")
     node_id = models.CharField(max_length=64)
     iteration = models.PositiveIntegerField(null=True, blank=True)
@@ -235,6 +246,8 @@ class StepRun(models.Model):
     # Order of execution (null while pending) and position in the definition.
     position = models.PositiveIntegerField(null=True, blank=True)
     definition_index = models.PositiveIntegerField(default=0)
+
+    objects = StepRunQuerySet.as_manager()
 
     class Meta:
         ordering = ["run", "position", "definition_index", "iteration"]

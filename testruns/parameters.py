@@ -13,18 +13,33 @@ from typing import Any
 from meshhook.engine import Limits, Problem
 from meshhook.engine import Workflow as EngineWorkflow
 from meshhook.models import Environment, Project
+from meshhook.problems import ProblemError
 
 HEADER_NAME_CHARS = set(
     "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 )
 MODES = ("auto", "step")
+# What the Test-run form starts from when a workflow has never run.
+DEFAULT_PARAMETERS: dict[str, Any] = {
+    "payload": {},
+    "headers": {},
+    "environment": "local",
+    "mode": "auto",
+    "breakpoints": [],
+    "mocks": {},
+    "honor_delays": False,
+}
 PAYLOAD_LIMIT = Limits().max_payload_bytes
 
 
-class ParameterError(Exception):
+class ParameterError(ProblemError):
+    """Test-run parameters that do not hold, each problem with its JSON path."""
+
     def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("; ".join(f"{p.path}: {p.message}" for p in problems))
-        self.problems = problems
+        super().__init__("The test-run parameters are invalid.", problems)
+
+    def __str__(self) -> str:
+        return "; ".join(f"{p.path}: {p.message}" for p in self.problems)
 
 
 @dataclass(frozen=True)

@@ -1,24 +1,25 @@
-"""Writing a run's rows from the worker: JSON conversion, heartbeats, terminal errors,
-and turning stored steps back into the engine's run state."""
+"""Writing a run's rows from the worker: JSON conversion, heartbeats, and turning stored
+steps back into the engine's run state. Status changes live in `testruns.lifecycle`."""
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
-from datetime import datetime
 from typing import Any
 
-from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from meshhook.engine import RunInput, RunResult, RunState, StepRecord, Workflow, mask_headers
-from testruns.eventlog import NewEvent, append_events
-from testruns.models import ACTIVE_STATUSES, RunStatus, StepStatus, TestRun
+from testruns import lifecycle
+from testruns.models import RunStatus, StepStatus, TestRun
+
+logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 10.0
 TERMINATE_STATUS = {"success": "passed", "failure": "failed", "cancelled": "cancelled"}
@@ -51,15 +52,20 @@ def stored_output(node_type: str, output: Any) -> Any:
 
 @contextmanager
 def heartbeat(run_id: uuid.UUID, interval: float = HEARTBEAT_SECONDS) -> Iterator[None]:
-    """Keep the run's heartbeat fresh while a long step (delay, retries) executes."""
+    """Keep the run's heartbeat fresh while a long step (delay, retries) executes.
+
+    A database error does not stop it: it logs, drops the broken connection and beats
+    again at the next interval, so a blip cannot get a healthy run swept."""
     stop = threading.Event()
 
     def beat() -> None:
         try:
             while not stop.wait(interval):
-                TestRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
-                    heartbeat_at=timezone.now()
-                )
+                try:
+                    lifecycle.touch(run_id, [RunStatus.RUNNING], heartbeat_at=timezone.now())
+                except DatabaseError:
+                    logger.warning("Heartbeat of test run %s failed; retrying", run_id)
+                    connection.close()
         finally:
             connection.close()
 
@@ -70,57 +76,6 @@ def heartbeat(run_id: uuid.UUID, interval: float = HEARTBEAT_SECONDS) -> Iterato
     finally:
         stop.set()
         thread.join()
-
-
-def refresh_summary(run: TestRun) -> None:
-    counts = run.steps.aggregate(
-        total=Count("id"),
-        succeeded=Count("id", filter=Q(status=StepStatus.SUCCEEDED)),
-        failed=Count("id", filter=Q(status=StepStatus.FAILED)),
-        skipped=Count("id", filter=Q(status=StepStatus.SKIPPED)),
-    )
-    TestRun.objects.filter(pk=run.pk).update(
-        total_steps=counts["total"],
-        succeeded_count=counts["succeeded"],
-        failed_count=counts["failed"],
-        skipped_count=counts["skipped"],
-    )
-
-
-def store_duration(run_id: uuid.UUID | str) -> None:
-    run = TestRun.objects.only("started_at", "completed_at").get(pk=run_id)
-    if run.started_at and run.completed_at:
-        millis = int((run.completed_at - run.started_at).total_seconds() * 1000)
-        TestRun.objects.filter(pk=run_id).update(duration_ms=max(0, millis))
-
-
-def finish_with_error(
-    run_id: uuid.UUID | str, message: str, *, heartbeat_before: datetime | None = None
-) -> bool:
-    """End an active run as `error` (infrastructure: lost worker, timeout, internal bug).
-
-    `heartbeat_before` makes it conditional on the heartbeat still being stale, so the
-    sweeper cannot kill a run that its worker just touched.
-    """
-    now = timezone.now()
-    with transaction.atomic():
-        runs = TestRun.objects.filter(pk=run_id, status__in=ACTIVE_STATUSES)
-        if heartbeat_before is not None:
-            runs = runs.filter(status=RunStatus.RUNNING, heartbeat_at__lt=heartbeat_before)
-        if not runs.update(status=RunStatus.ERROR, error=message, completed_at=now):
-            return False
-        run = TestRun.objects.get(pk=run_id)
-        # A step that had started may have had its effect; it did not finish.
-        run.steps.filter(status=StepStatus.RUNNING).update(
-            status=StepStatus.FAILED, error=message, completed_at=now
-        )
-        run.steps.filter(status=StepStatus.PENDING).update(status=StepStatus.SKIPPED)
-        store_duration(run_id)
-        refresh_summary(run)
-        append_events(
-            run_id, [NewEvent("run_finished", message, level="error", data={"status": "error"})]
-        )
-    return True
 
 
 def state_from_rows(workflow: Workflow, run_input: RunInput, run: TestRun) -> RunState:

@@ -15,6 +15,8 @@ from meshhook.timefmt import iso
 from testruns.models import RunEvent, StepRun, TestRun
 
 EXPORT_FORMAT = "meshhook.test-run/1"
+# What `run_summary` reads through foreign keys: select them to avoid a query per row.
+SUMMARY_RELATED = ("workflow", "workflow_version", "project", "triggered_by")
 
 
 def run_page_path(run_id: Any) -> str:
@@ -37,16 +39,8 @@ def run_links(run: TestRun, request: HttpRequest | None = None) -> dict[str, str
     }
 
 
-def triggered_by(run: TestRun) -> str:
-    """The user for console runs, else the source (`api`, `cli`, `ci`); DESIGN §3."""
-    if run.source == TestRun.Source.CONSOLE and run.triggered_by is not None:
-        return run.triggered_by.get_username()
-    return str(run.source)
-
-
 def run_summary(run: TestRun, request: HttpRequest | None = None) -> dict[str, Any]:
-    """A list item; callers should `select_related("workflow", "workflow_version", "project",
-    "triggered_by")` to avoid a query per row."""
+    """A list item; callers should `select_related(*SUMMARY_RELATED)`."""
     return {
         "id": str(run.id),
         "project": run.project.slug,
@@ -56,7 +50,7 @@ def run_summary(run: TestRun, request: HttpRequest | None = None) -> dict[str, A
         "status": run.status,
         "environment": run.environment_name,
         "mode": run.mode,
-        "triggered_by": triggered_by(run),
+        "triggered_by": run.triggered_by_label,
         "source": run.source,
         "user": run.triggered_by.get_username() if run.triggered_by is not None else None,
         "source_run": str(run.source_run_id) if run.source_run_id else None,

@@ -6,50 +6,29 @@ run is never changed by a late writer (a slow worker, a double click, a sweep).
 
 from __future__ import annotations
 
-import logging
-import uuid
 from typing import Any
 
-import django_rq
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from meshhook.engine import Problem, parse_definition
 from meshhook.models import Workflow, WorkflowVersion
+from meshhook.problems import ProblemError
+from testruns import lifecycle
 from testruns.eventlog import NewEvent, append_events
-from testruns.models import ACTIVE_STATUSES, RunStatus, StepRun, StepStatus, TestRun
+from testruns.jobs import enqueue_drive
+from testruns.models import RunStatus, StepRun, TestRun
 from testruns.parameters import ParameterError, RunParameters, validate_parameters
-from testruns.runstore import finish_with_error, refresh_summary, store_duration
-
-QUEUE_NAME = "testruns"
-# Job ids carry the run id, so the sweeper can tell a run waiting for a busy worker from one
-# whose worker died.
-JOB_PREFIX = "testrun-"
-logger = logging.getLogger(__name__)
 
 
-class RunStateError(Exception):
-    """The run is not in a state that allows this action (HTTP 409)."""
+class RunStateError(ProblemError):
+    """The run is not in a state that allows this action."""
 
+    status = 409
 
-def enqueue_drive(run_id: Any) -> None:
-    """Queue the worker job once the current transaction has committed."""
-
-    def enqueue() -> None:
-        try:
-            django_rq.get_queue(QUEUE_NAME).enqueue(
-                "testruns.jobs.drive_run",
-                str(run_id),
-                job_id=f"{JOB_PREFIX}{run_id}-{uuid.uuid4().hex[:12]}",
-                job_timeout=3600,
-                result_ttl=0,
-            )
-        except Exception as exc:  # Redis down: say so on the run instead of leaving it queued
-            logger.exception("Could not enqueue test run %s", run_id)
-            finish_with_error(run_id, f"The run could not be queued: {exc}")
-
-    transaction.on_commit(enqueue)
+    def __init__(self, message: str) -> None:
+        super().__init__(message, [Problem("$", message)])
 
 
 @transaction.atomic
@@ -121,7 +100,7 @@ def start_test_run(
             step.reused = True
         steps.append(step)
     StepRun.objects.bulk_create(steps)
-    refresh_summary(run)
+    lifecycle.refresh_summary(run.id)
     message = f"Test run queued: {workflow.name} v{version.number} on {run.environment_name}"
     if only_node:
         message += f", testing only step '{only_node}'"
@@ -160,23 +139,10 @@ def _reused_steps(source_run: TestRun, definition: Any, from_step: str) -> dict[
 
 
 def cancel_run(run: TestRun, *, reason: str = "Cancelled by the user.") -> TestRun:
-    now = timezone.now()
-    with transaction.atomic():
-        changed = TestRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).update(
-            status=RunStatus.CANCELLED, completed_at=now, error=reason, paused_before=""
-        )
-        if not changed:
-            raise RunStateError(f"The run is already {run_status(run)}.")
-        run.steps.filter(status=StepStatus.PENDING).update(status=StepStatus.SKIPPED)
-        run.steps.filter(status=StepStatus.RUNNING).update(
-            status=StepStatus.FAILED, error="Cancelled while running.", completed_at=now
-        )
-        store_duration(run.pk)
-        refresh_summary(run)
-        append_events(
-            run.id,
-            [NewEvent("run_finished", reason, level="warning", data={"status": "cancelled"})],
-        )
+    if not lifecycle.end_run(
+        run.pk, "cancelled", reason, running_step_error="Cancelled while running.", message=reason
+    ):
+        raise RunStateError(f"The run is already {run_status(run)}.")
     run.refresh_from_db()
     return run
 
@@ -195,8 +161,8 @@ def resume_run(run: TestRun, *, steps: int | None, until: str = "") -> TestRun:
         # The heartbeat was set when the run paused: that much time does not count
         # against the run timeout.
         paused_for = now - (current.heartbeat_at or now)
-        TestRun.objects.filter(pk=run.pk, status=RunStatus.PAUSED).update(
-            status=RunStatus.RUNNING,
+        lifecycle.resume(
+            run.pk,
             steps_to_run=steps,
             release_node=current.paused_before,
             run_until=until,

@@ -11,41 +11,41 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import django_rq
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
+from testruns import lifecycle
+from testruns.jobs import run_ids_in_queue
 from testruns.models import RunStatus, TestRun
-from testruns.runstore import finish_with_error
-from testruns.services import JOB_PREFIX, QUEUE_NAME, RunStateError, cancel_run
-
-
-def runs_waiting_in_queue() -> set[str]:
-    """Ids of runs that have a job in the queue, from the job ids enqueue_drive gives."""
-    job_ids = django_rq.get_queue(QUEUE_NAME).get_job_ids()
-    return {job_id[len(JOB_PREFIX) :][:36] for job_id in job_ids if job_id.startswith(JOB_PREFIX)}
+from testruns.services import RunStateError, cancel_run
 
 
 def sweep_stale_runs() -> dict[str, int]:
     now = timezone.now()
     lost_before = now - timedelta(seconds=settings.RUN_HEARTBEAT_TIMEOUT_SECONDS)
-    waiting = runs_waiting_in_queue()
+    waiting = run_ids_in_queue()
     lost_count = 0
     stale = TestRun.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=lost_before)
     for run_id in stale.values_list("id", flat=True):
         if str(run_id) in waiting:
             continue
         # Conditional on the heartbeat still being stale: the worker may just have beaten.
-        lost_count += finish_with_error(
+        lost_count += lifecycle.end_run(
             run_id,
+            "error",
             "The worker running this test run stopped responding "
             f"(no heartbeat for {settings.RUN_HEARTBEAT_TIMEOUT_SECONDS} s).",
-            heartbeat_before=lost_before,
+            from_states=[RunStatus.RUNNING],
+            where=Q(heartbeat_at__lt=lost_before),
         )
     orphaned = TestRun.objects.filter(status=RunStatus.QUEUED, created_at__lt=lost_before)
     for run_id in orphaned.values_list("id", flat=True):
         if str(run_id) not in waiting:
-            lost_count += finish_with_error(run_id, "The run's job was lost before it started.")
+            message = "The run's job was lost before it started."
+            lost_count += lifecycle.end_run(
+                run_id, "error", message, from_states=[RunStatus.QUEUED]
+            )
     expired_before = now - timedelta(seconds=settings.PAUSED_RUN_TTL_SECONDS)
     expired_count = 0
     for run in TestRun.objects.filter(status=RunStatus.PAUSED, heartbeat_at__lt=expired_before):

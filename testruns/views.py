@@ -19,7 +19,12 @@ from meshhook.models import Workflow, WorkflowVersion
 from meshhook.services.projects import membership_for, workflow_for_user_or_404, workflows_for
 from testruns.compare import compare_runs
 from testruns.models import TestRun
-from testruns.parameters import ParameterError, parse_headers_text, validate_parameters
+from testruns.parameters import (
+    DEFAULT_PARAMETERS,
+    ParameterError,
+    parse_headers_text,
+    validate_parameters,
+)
 from testruns.presenters import pretty_json, run_context
 from testruns.queries import CursorError, filter_runs, keyset_page, run_for_user_or_404, runs_for
 from testruns.samples import sample_for
@@ -39,24 +44,12 @@ def _prefill(workflow: Workflow, source: TestRun | None) -> dict[str, Any]:
     """Parameters to start from: a run being edited, else the last run, else a sample."""
     previous = source or workflow.test_runs.order_by("-created_at").first()
     if previous is not None:
-        return {
-            "payload": previous.payload,
-            "headers": previous.headers,
-            "environment": previous.environment_name,
-            "mode": previous.mode,
-            "breakpoints": previous.breakpoints,
-            "mocks": previous.mocks,
-            "honor_delays": previous.honor_delays,
-        }
+        return previous.parameters
     sample = sample_for(workflow.slug)
     return {
+        **DEFAULT_PARAMETERS,
         "payload": sample.get("payload", {}),
         "headers": sample.get("headers", {}),
-        "environment": "local",
-        "mode": "auto",
-        "breakpoints": [],
-        "mocks": {},
-        "honor_delays": False,
     }
 
 

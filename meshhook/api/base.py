@@ -24,9 +24,8 @@ from meshhook import strictjson
 from meshhook.engine import DefinitionError, Problem
 from meshhook.engine.problems import child_path as json_path
 from meshhook.models import ApiToken, Membership, Project
+from meshhook.problems import ProblemError
 from meshhook.services.projects import membership_for, project_for_user_or_404
-from testruns.parameters import ParameterError
-from testruns.services import RunStateError
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +37,6 @@ class ApiRequest(HttpRequest):
     """What an endpoint receives: an authenticated user and the already-parsed JSON body."""
 
     user: User
-    api_token: ApiToken | None
     json: Any  # None when the request had no body
 
 
@@ -112,10 +110,8 @@ def api_endpoint(
                 noun = "problem" if count == 1 else "problems"
                 message = f"The workflow definition is invalid ({count} {noun})."
                 return error_response(400, message, exc.problems)
-            except ParameterError as exc:
-                return error_response(400, "The test-run parameters are invalid.", exc.problems)
-            except RunStateError as exc:
-                return error_response(409, str(exc))
+            except ProblemError as exc:
+                return error_response(exc.status, exc.message, exc.problems)
             except Exception:
                 # The signal lets error reporting (and the test client) see the real
                 # exception; the client still gets the promised JSON shape.
@@ -142,7 +138,6 @@ def _prepare(
             headers={"Allow": ", ".join(allowed)},
         )
     api_request: ApiRequest = request  # type: ignore[assignment]
-    api_request.api_token = None
     api_request.json = None
     if auth:
         _authenticate(api_request)
@@ -162,7 +157,6 @@ def _authenticate(request: ApiRequest) -> None:
             raise _unauthorized("The API token is invalid or has been revoked.")
         # A bearer token cannot be sent by a browser on its own, so no CSRF check.
         request.user = token.user
-        request.api_token = token
         return
     if not request.user.is_authenticated:
         raise _unauthorized(

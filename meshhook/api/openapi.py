@@ -15,9 +15,8 @@ from typing import Any
 
 from django.http import HttpResponse
 
+from meshhook import extensions
 from meshhook.api.base import ApiRequest, api_endpoint, json_response
-from testruns.models import RunEvent, RunStatus, StepStatus, TestRun
-from testruns.serializers import EXPORT_FORMAT
 
 Schema = dict[str, Any]
 Spec = str | Schema
@@ -72,15 +71,6 @@ def extend(base: str, fields: dict[str, Spec], required: str = "") -> Schema:
     return {"allOf": [s(base), shape(fields, required)]}
 
 
-PARAMETERS: dict[str, Spec] = {
-    "payload": d("any", "The webhook body the trigger receives."),
-    "headers": d("strmap", "Request headers the trigger receives."),
-    "environment": d("str", "A test environment's name; default `local`."),
-    "mode": {**enum(TestRun.Mode.values), "default": "auto"},
-    "breakpoints": d("[str]", "Node ids to pause before."),
-    "mocks": d("object", "node id → the output used instead of running the node."),
-    "honor_delays": {"type": "boolean", "default": False},
-}
 ENVIRONMENT: dict[str, Spec] = {
     "kind": enum(["test", "production"]),
     "description": {"type": "string", "maxLength": 200},
@@ -88,8 +78,6 @@ ENVIRONMENT: dict[str, Spec] = {
     "allowed_hosts": d("[str]", "`host`, `*.domain` or `host:port`."),
     "allow_private_network": "bool",
 }
-RUN_STATUS = enum(RunStatus.values)
-
 SCHEMAS: dict[str, Schema] = {
     "Problem": shape({"path": "str", "message": "str"}, "*"),
     "Error": shape({"error": "str", "errors": {**s("[Problem]"), "minItems": 1}}, "*"),
@@ -110,9 +98,10 @@ SCHEMAS: dict[str, Schema] = {
     "WorkflowDetail": extend("Workflow", {
         "definition": "WorkflowDefinition",
         "versions": s("[Version]"),
-        "stats": shape({"runs": "int", "by_status": {"type": "object",
-                        "additionalProperties": s("int")}, "last_run": "TestRunSummary?"}, "*"),
+        "stats": "WorkflowStats",
     }, "definition versions stats"),
+    # Filled in by the feature that keeps runs (see meshhook.extensions).
+    "WorkflowStats": {"type": "object"},
     "Version": shape({"number": "int", "created_at": "time", "created_by": "str?"}, "*"),
     "EnvironmentInput": shape(
         {**ENVIRONMENT, "secrets": d("strmap", "Replaces all secrets; omit to keep them.")},
@@ -123,68 +112,6 @@ SCHEMAS: dict[str, Schema] = {
          "created_at": "time", "updated_at": "time", "created": "bool"},
         "name kind variables secrets allowed_hosts allow_private_network",
     ),
-    "TestRunStart": shape(
-        {"workflow": "str", "project": "str", **PARAMETERS,
-         "test_case": d("any", "Accepted and ignored for now."),
-         "source": enum(["api", "ci", "cli"])},
-        "workflow", closed=True,
-    ),
-    "TestRunStarted": shape(
-        {"id": "uuid", "status": RUN_STATUS, "url": d("str", "The run's console page."),
-         "ws_url": d("str", "The page's live socket."), "workflow": "str",
-         "workflow_version": "int", "api_url": "str"},
-        "id status url ws_url",
-    ),
-    "StepCounts": shape(dict.fromkeys(("total", "succeeded", "failed", "skipped"), "int"), "*"),
-    "TestRunSummary": shape(
-        {"id": "uuid", "project": "str", "workflow": "str", "workflow_name": "str",
-         "workflow_version": "int", "status": RUN_STATUS, "environment": "str",
-         "mode": enum(TestRun.Mode.values),
-         "triggered_by": d("str", "The username for console runs, else the source."),
-         "source": enum(TestRun.Source.values), "user": "str?", "source_run": "str?",
-         "from_step": "str?", "created_at": "time", "started_at": "time?",
-         "completed_at": "time?", "duration_ms": "int?", "paused_before": "str?",
-         "error": "str?", "summary": "StepCounts", "url": "str", "ws_url": "str"},
-        "id workflow workflow_version status environment mode triggered_by created_at "
-        "started_at completed_at duration_ms summary url ws_url",
-    ),
-    "TestRunDetail": extend("TestRunSummary", {
-        "parameters": shape(PARAMETERS), "result": "any",
-        "steps": d("[Step]", "Every node: those that ran in execution order, then the rest in "
-                   "definition order; a loop's body steps once per iteration."),
-    }, "parameters result steps"),
-    "Step": shape(
-        {"node_id": "str", "type": "str", "label": "str", "status": enum(StepStatus.values),
-         "mocked": "bool", "attempts": "int", "started_at": "time?", "completed_at": "time?",
-         "duration_ms": "int?", "input": "any", "output": "any", "error": "str?",
-         "iteration": d("int?", "Loop body steps: the item's index."),
-         "parent": d("str?", "Loop body steps: the loop's node id."),
-         "reused": d("bool", "Copied from the source run of a re-run."),
-         "input_overridden": "bool", "branch": "bool?"},
-        "node_id type label status mocked attempts started_at completed_at duration_ms input "
-        "output error",
-    ),
-    "TestRunPage": shape({"results": "[TestRunSummary]", "next_cursor": "str?"}, "*"),
-    "Event": shape(
-        {"seq": "int", "ts": "time", "type": enum(RunEvent.Type.values), "node_id": "str?",
-         "iteration": "int?", "level": enum(RunEvent.Level.values), "message": "str",
-         "data": "object"},
-        "seq ts type node_id level message data",
-    ),
-    "EventPage": shape(
-        {"events": "[Event]", "next_after": d("int", "Pass as `after` for the next page."),
-         "has_more": "bool", "run_status": RUN_STATUS},
-        "events next_after",
-    ),
-    "Continue": shape({"until": d("str", "Pause again before this node.")}, closed=True),
-    "Rerun": shape(
-        {"from_step": d("str", "Reuse the outputs of the steps that ran before it."),
-         "use_current_version": "bool", **PARAMETERS, "source": enum(["api", "ci", "cli"])},
-        closed=True,
-    ),
-    "Export": extend("TestRunDetail", {
-        "format": {"const": EXPORT_FORMAT}, "exported_at": "time", "events": "[Event]",
-        "definition": "WorkflowDefinition"}, "format events definition"),
 }  # fmt: skip
 
 ERRORS = {
@@ -231,32 +158,8 @@ def op(
 
 
 PROJECT = param("project", "query", "Project slug; default: your first project.")
-RUN = param("run_id", "path", "Test run id.", "uuid")
 SLUG = param("slug", "path", "Workflow slug.")
 NAME = param("name", "path", "Environment name.")
-SOURCE_HEADER = param("X-MeshHook-Source", "header", "api (default), ci or cli.",
-                      enum(["api", "ci", "cli"]))  # fmt: skip
-FILTERS = (
-    PROJECT,
-    param("workflow", "query", "Workflow slug."),
-    param("status", "query", "A status, or several separated by commas."),
-    param("environment", "query", "Environment name."),
-    param("triggered_by", "query", "A source (console, api, cli, ci) or a username."),
-    param("limit", "query", "Page size.", {"type": "integer", "minimum": 1, "maximum": 200,
-                                            "default": 50}),
-    param("cursor", "query", "`next_cursor` of the previous page."),
-)  # fmt: skip
-EVENT_PAGING = (
-    param("after", "query", "Events with seq > after.", {"type": "integer", "minimum": 0}),
-    param("limit", "query", "Page size.", {"type": "integer", "minimum": 1, "maximum": 1000}),
-)
-
-
-def control(summary: str, body: Spec | None = None) -> Schema:
-    return {"post": op(summary, "200 The run, now.", "TestRunSummary", RUN, body=body,
-                       body_required=False, errors="403 409")}  # fmt: skip
-
-
 PATHS: Schema = {
     "/api/openapi.json": {"get": {"summary": "This document.", "security": [],
                                   "responses": {"200": {"description": "OpenAPI 3.1."}}}},
@@ -284,60 +187,40 @@ PATHS: Schema = {
         "put": op("Create or update; fields left out keep their stored values.", "200 Saved.",
                   "Environment", NAME, PROJECT, body="EnvironmentInput", errors="403"),
     },
-    "/api/test-runs": {
-        "get": op("Runs, newest first, keyset-paginated.", "200 A page.", "TestRunPage",
-                  *FILTERS, errors="400"),
-        "post": op("Start a test run.", "201 Queued.", "TestRunStarted", PROJECT, SOURCE_HEADER,
-                   body="TestRunStart", errors="403"),
-    },
-    "/api/test-runs/{run_id}": {
-        "get": op("A run with its parameters and every step.", "200 The run.",
-                  "TestRunDetail", RUN),
-    },
-    "/api/test-runs/{run_id}/events": {
-        "get": op("The run's event log after a sequence number, 1000 per page.", "200 Events.",
-                  "EventPage", RUN, *EVENT_PAGING, errors="400"),
-    },
-    "/api/test-runs/{run_id}/advance": control("Step mode: run exactly the next step, pause."),
-    "/api/test-runs/{run_id}/continue": control("Run to the end or the next breakpoint.",
-                                                "Continue"),
-    "/api/test-runs/{run_id}/cancel": control("Cancel the run; no further step starts."),
-    "/api/test-runs/{run_id}/rerun": {
-        "post": op("Start a new run with this one's parameters, overridable.", "201 Queued.",
-                   "TestRunStarted", RUN, SOURCE_HEADER, body="Rerun", body_required=False,
-                   errors="403"),
-    },
-    "/api/test-runs/{run_id}/export": {
-        "get": op("The whole run, events and definition included, as a download.",
-                  "200 The export.", "Export", RUN),
-    },
 }  # fmt: skip
 
-DOCUMENT: Schema = {
-    "openapi": "3.1.0",
-    "info": {
-        "title": "MeshHook test runs API",
-        "version": "1",
-        "description": 'Errors are always `{"error", "errors": [{"path", "message"}]}`. '
-        "Authenticate with a session (plus X-CSRFToken on writes) or with "
-        "`Authorization: Bearer <token>` (`manage.py create_api_token <username>`).",
-    },
-    "security": [{"bearerAuth": []}, {"sessionAuth": []}],
-    "paths": PATHS,
-    "components": {
-        "schemas": SCHEMAS,
-        "responses": {
-            f"E{code}": {"description": description, **json_content("Error")}
-            for code, description in ERRORS.items()
+
+def document() -> Schema:
+    """The whole document: the core's paths and schemas plus each feature's part."""
+    paths, schemas = dict(PATHS), dict(SCHEMAS)
+    for part in extensions.openapi_parts:
+        paths.update(part.paths)
+        schemas.update(part.schemas)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "MeshHook test runs API",
+            "version": "1",
+            "description": 'Errors are always `{"error", "errors": [{"path", "message"}]}`. '
+            "Authenticate with a session (plus X-CSRFToken on writes) or with "
+            "`Authorization: Bearer <token>` (`manage.py create_api_token <username>`).",
         },
-        "securitySchemes": {
-            "bearerAuth": {"type": "http", "scheme": "bearer"},
-            "sessionAuth": {"type": "apiKey", "in": "cookie", "name": "sessionid"},
+        "security": [{"bearerAuth": []}, {"sessionAuth": []}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "responses": {
+                f"E{code}": {"description": description, **json_content("Error")}
+                for code, description in ERRORS.items()
+            },
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer"},
+                "sessionAuth": {"type": "apiKey", "in": "cookie", "name": "sessionid"},
+            },
         },
-    },
-}
+    }
 
 
 @api_endpoint(methods=["GET"], auth=False)
 def openapi_document(request: ApiRequest) -> HttpResponse:
-    return json_response(DOCUMENT)
+    return json_response(document())

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from django.db.models import Count
 from django.http import HttpResponse
 
+from meshhook import extensions
 from meshhook.api.base import (
     ApiError,
     ApiRequest,
@@ -25,8 +25,6 @@ from meshhook.api.base import (
 from meshhook.models import Project, Workflow
 from meshhook.services.workflows import SavedDefinition, WorkflowExists, save_definition
 from meshhook.timefmt import iso
-from testruns.models import RunStatus, TestRun
-from testruns.serializers import run_summary
 
 
 @api_endpoint(methods=["GET", "POST"])
@@ -108,18 +106,6 @@ def _detail_json(workflow: Workflow, request: ApiRequest) -> dict[str, Any]:
         workflow.versions.select_related("created_by").order_by("-number")
     )  # small rows; a workflow has tens of versions, not thousands
     latest = versions[0] if versions else None
-    runs = TestRun.objects.filter(workflow=workflow)
-    by_status = dict(
-        runs.order_by()
-        .values_list("status")
-        .annotate(count=Count("id"))
-        .values_list("status", "count")
-    )
-    last_run = (
-        runs.select_related("workflow", "workflow_version", "project", "triggered_by")
-        .order_by("-created_at", "-id")
-        .first()
-    )
     return {
         **_workflow_json(workflow, request),
         "definition": latest.definition if latest else None,
@@ -131,9 +117,5 @@ def _detail_json(workflow: Workflow, request: ApiRequest) -> dict[str, Any]:
             }
             for version in versions
         ],
-        "stats": {
-            "runs": sum(by_status.values()),
-            "by_status": {status: by_status.get(status, 0) for status in RunStatus.values},
-            "last_run": run_summary(last_run, request) if last_run else None,
-        },
+        "stats": extensions.workflow_runs.stats_json(workflow, request),
     }

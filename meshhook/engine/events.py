@@ -9,11 +9,13 @@ from typing import Any, Literal
 from .masking import mask_secrets
 
 Level = Literal["debug", "info", "warning", "error"]
+# The events a step can produce; the run's own (queued, started, paused…) are the host's.
+StepEventType = Literal["step_started", "http_attempt", "step_succeeded", "step_failed", "log"]
 
 
 @dataclass(frozen=True)
 class EngineEvent:
-    type: str
+    type: StepEventType
     node_id: str | None
     level: Level
     message: str
@@ -47,7 +49,7 @@ class EventRecorder:
 
     def add(
         self,
-        type_: str,
+        type_: StepEventType,
         node_id: str,
         iteration: int | None,
         level: Level,
@@ -88,7 +90,11 @@ class StepLog:
     iteration: int | None
 
     def event(
-        self, type_: str, level: Level, message: str, data: Mapping[str, Any] | None = None
+        self,
+        type_: StepEventType,
+        level: Level,
+        message: str,
+        data: Mapping[str, Any] | None = None,
     ) -> None:
         self.recorder.add(type_, self.node_id, self.iteration, level, message, data)
 

@@ -52,10 +52,6 @@ def projects_for(user: Any) -> QuerySet[Project]:
     return Project.objects.filter(memberships__user=user).order_by(own_first, "name", "id")
 
 
-def default_project(user: Any) -> Project | None:
-    return projects_for(user).first()
-
-
 def project_for_user_or_404(user: Any, slug: str | None) -> Project:
     projects = projects_for(user)
     project = projects.filter(slug=slug).first() if slug else projects.first()

@@ -6,12 +6,13 @@ import json
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Case, OuterRef, Subquery, Value, When
+from django.db.models import Case, Value, When
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
+from meshhook import extensions
 from meshhook.engine import DefinitionError, Problem
 from meshhook.graphlayout import layout
 from meshhook.htmx import HtmxHttpRequest
@@ -24,7 +25,6 @@ from meshhook.services.projects import (
     workflows_for,
 )
 from meshhook.services.workflows import parse_definition_text, save_definition
-from testruns.models import TestRun
 
 NEW_DEFINITION = {
     "schema_version": 1,
@@ -65,15 +65,9 @@ def requested_version(request: HtmxHttpRequest, workflow: Workflow) -> WorkflowV
 @login_required
 @require_GET
 def workflow_list(request: HtmxHttpRequest) -> HttpResponse:
-    last_run = TestRun.objects.filter(workflow=OuterRef("pk")).order_by("-created_at")
     workflows = (
-        workflows_for(request.user)
+        extensions.workflow_runs.with_last_run(workflows_for(request.user))
         .select_related("project")
-        .annotate(
-            last_run_status=Subquery(last_run.values("status")[:1]),
-            last_run_at=Subquery(last_run.values("created_at")[:1]),
-            last_run_id=Subquery(last_run.values("id")[:1]),
-        )
         .order_by(
             Case(When(project__personal_for=request.user.pk, then=Value(0)), default=Value(1)),
             "project__name",
@@ -96,7 +90,7 @@ def workflow_list(request: HtmxHttpRequest) -> HttpResponse:
 def workflow_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     workflow = workflow_for_user_or_404(request.user, slug, request.GET.get("project"))
     version = requested_version(request, workflow)
-    runs = workflow.test_runs.select_related("triggered_by", "workflow_version")[:10]
+    runs = extensions.workflow_runs.recent_runs(workflow, 10)
     membership = membership_for(request.user, workflow.project)
     return render(
         request,

@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 from rq.worker import SimpleWorker
 
+from testruns.jobs import QUEUE_NAME
 from testruns.sweep import sweep_stale_runs
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ class Command(BaseCommand):
         parser.add_argument("--sweep-interval", type=float, default=15.0)
 
     def handle(self, *args: Any, burst: bool, sweep_interval: float, **options: Any) -> None:
-        queues = [django_rq.get_queue("testruns"), django_rq.get_queue("default")]
+        queues = [django_rq.get_queue(QUEUE_NAME), django_rq.get_queue("default")]
         stop = threading.Event()
         sweeper = threading.Thread(
             target=sweep_forever, args=(stop, sweep_interval), daemon=True, name="sweeper"

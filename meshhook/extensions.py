@@ -1,0 +1,51 @@
+"""Hooks through which feature apps add to the core app's pages and API.
+
+The core app (projects, workflows, environments) never imports a feature app. What the
+workflow pages and API show about test runs comes from the functions `testruns` installs
+here when it is ready (`TestRunsConfig.ready`); without it they show no runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from meshhook.models import Workflow
+
+
+def _no_stats(workflow: Workflow, request: HttpRequest | None) -> dict[str, Any]:
+    return {}
+
+
+def _unchanged(workflows: QuerySet[Workflow]) -> QuerySet[Workflow]:
+    return workflows
+
+
+def _no_runs(workflow: Workflow, limit: int) -> Sequence[Any]:
+    return []
+
+
+@dataclass
+class WorkflowRuns:
+    # `stats` of `GET /api/workflows/<slug>`.
+    stats_json: Callable[[Workflow, HttpRequest | None], dict[str, Any]] = _no_stats
+    # The workflow list: annotates `last_run_status`, `last_run_at`, `last_run_id`.
+    with_last_run: Callable[[QuerySet[Workflow]], QuerySet[Workflow]] = _unchanged
+    # The workflow page's "Recent test runs".
+    recent_runs: Callable[[Workflow, int], Sequence[Any]] = _no_runs
+
+
+@dataclass
+class OpenApiPart:
+    """Schemas and paths a feature adds to `/api/openapi.json`."""
+
+    schemas: dict[str, Any] = field(default_factory=dict)
+    paths: dict[str, Any] = field(default_factory=dict)
+
+
+workflow_runs = WorkflowRuns()
+openapi_parts: list[OpenApiPart] = []
