@@ -34,4 +34,13 @@ def check_configuration(app_configs: Any = None, **_: Any) -> list[Any]:
                 id="meshhook.W001",
             )
         )
+    if settings.SANDBOX_ENABLED and not settings.DEBUG:
+        problems.append(
+            Warning(
+                "SANDBOX_ENABLED is on while DEBUG is off: /sandbox/ (echo, delays, fake "
+                "APIs) answers anyone without a login.",
+                hint="Unset SANDBOX_ENABLED unless this server is only for trials.",
+                id="meshhook.W002",
+            )
+        )
     return problems

@@ -206,6 +206,9 @@ PAUSED_RUN_TTL_SECONDS = env_int("PAUSED_RUN_TTL_SECONDS", 3600, minimum=10)
 RUN_HEARTBEAT_TIMEOUT_SECONDS = env_int("RUN_HEARTBEAT_TIMEOUT_SECONDS", 60, minimum=30)
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 2_000_000, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+# /sandbox/: fake APIs the demo workflows and the tests call. Anyone may call them, so a
+# production deployment leaves them off (a system check warns otherwise).
+SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", DEBUG)
 
 LOGGING = {
     "version": 1,
