@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format web worker bench deploy-check clean
+.PHONY: install run test lint format web worker token bench deploy-check clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)."; exit 1; }
@@ -53,7 +53,14 @@ web: install
 	$(VENV)/bin/daphne -b 0.0.0.0 -p $(PORT) meshhook.asgi:application
 
 worker: install
-	$(PY) manage.py rqworker testruns default --worker-class rq.worker.SimpleWorker
+	$(PY) manage.py testrun_worker
+
+## A personal API token for USER (default demo), printed alone on stdout, with the settings
+## `make run` uses (DEBUG on, the dev key under var/): `TOKEN=$(make token USER=demo)`.
+## USER counts only when given on the command line: the shell's own $USER is the login name.
+TOKEN_USER = $(if $(filter command line,$(origin USER)),$(USER),demo)
+token: install
+	@DEBUG=$${DEBUG:-1} $(PY) manage.py create_api_token '$(TOKEN_USER)'
 
 bench: install
 	$(PY) -m bench
