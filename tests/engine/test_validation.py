@@ -469,14 +469,19 @@ CASES: list[tuple[str, Any, str, str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("raw", "path", "fragment"), [case[1:] for case in CASES], ids=[case[0] for case in CASES]
-)
-def test_problem_is_reported_at_its_json_path(raw: Any, path: str, fragment: str) -> None:
+def assert_problem_at(raw: Any, path: str, fragment: str) -> None:
+    """The definition is refused with a problem at `path` whose message has `fragment`."""
     problems = problems_of(raw)
     matching = [problem for problem in problems if problem.path == path]
     assert matching, f"no problem at {path}: {problems}"
     assert any(fragment in problem.message for problem in matching), matching
+
+
+@pytest.mark.parametrize(
+    ("raw", "path", "fragment"), [case[1:] for case in CASES], ids=[case[0] for case in CASES]
+)
+def test_problem_is_reported_at_its_json_path(raw: Any, path: str, fragment: str) -> None:
+    assert_problem_at(raw, path, fragment)
 
 
 def test_there_are_at_least_twenty_distinct_problem_kinds() -> None:
@@ -611,7 +616,7 @@ MORE_CASES: list[tuple[str, Any, str, str]] = [
     ids=[case[0] for case in MORE_CASES],
 )
 def test_more_problems_are_reported_at_their_json_path(raw: Any, path: str, fragment: str) -> None:
-    test_problem_is_reported_at_its_json_path(raw, path, fragment)
+    assert_problem_at(raw, path, fragment)
 
 
 def test_escaped_quotes_inside_template_expressions() -> None:

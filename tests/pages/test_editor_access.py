@@ -86,3 +86,7 @@ def test_new_workflow_without_a_project_goes_to_the_outsiders_own_project(team: 
 def test_new_workflow_link_works_for_a_team_viewer(team: Team) -> None:
     response = team.client("viewer").get("/workflows/new/")
     assert response.status_code == 200
+    # Without ?project= the editor opens on the viewer's own project, where they may edit,
+    # never on the team project where they would get 403.
+    assert response.context["project"] == personal_project(team.viewer)
+    assert response.context["project"] != team.project

@@ -52,16 +52,20 @@ def test_n_step_workflow_needs_exactly_n_advances(
     drain()
     detail = client.get(f"/api/test-runs/{run_id}").json()
     assert detail["status"] == "paused"
-    # The chain takes one branch: 5 of its 6 nodes run, the 6th is skipped at the end.
+    # The chain takes one branch: 5 of its 6 nodes run; `alert` is skipped as soon as
+    # `check` (the 4th step) has chosen `ok`.
     runnable = 5
+    pending_after = {1: 5, 2: 4, 3: 3, 4: 1, 5: 0}
     advances = 0
     while detail["status"] == "paused":
         post(client, f"/api/test-runs/{run_id}/advance")
         drain()
         advances += 1
         detail = client.get(f"/api/test-runs/{run_id}").json()
-        left_pending = [s for s in detail["steps"] if s["status"] not in ("pending", "skipped")]
-        assert len(left_pending) == advances
+        ran = [s for s in detail["steps"] if s["status"] not in ("pending", "skipped")]
+        pending = [s["node_id"] for s in detail["steps"] if s["status"] == "pending"]
+        assert len(ran) == advances
+        assert len(pending) == pending_after[advances], pending
         assert len(server.log) == (1 if advances >= 3 else 0)  # `call` is the 3rd step
     assert advances == runnable
     assert detail["status"] == "passed"
