@@ -20,11 +20,12 @@ from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from meshhook.admin import CappedInlineFormSet, ReadOnlyInline, ReadOnlyModelAdmin, json_field
@@ -226,8 +227,7 @@ class TestRunAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Triggered by")
     def triggered_by_display(self, obj: TestRun) -> str:
-        user = obj.triggered_by.get_username() if obj.triggered_by is not None else None
-        return f"{obj.source} ({user})" if user else str(obj.source)
+        return obj.triggered_by_label
 
     @admin.display(description="Duration", ordering="duration_ms")
     def duration_display(self, obj: TestRun) -> str:
@@ -241,34 +241,16 @@ class TestRunAdmin(ReadOnlyAdmin):
     @admin.display(description="Events")
     def event_log(self, obj: TestRun) -> SafeString:
         events = obj.events.order_by("seq").defer("data")[:EVENT_LIMIT]
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (
-                    event.seq,
-                    timezone.localtime(event.ts).isoformat(sep=" ", timespec="milliseconds"),
-                    event.level,
-                    event.type,
-                    event.node_id,
-                    event.message,
-                )
-                for event in events
-            ),
-        )
+        rows = [
+            {
+                "event": event,
+                "ts": timezone.localtime(event.ts).isoformat(sep=" ", timespec="milliseconds"),
+            }
+            for event in events
+        ]
         # seq is dense per run, so last_seq is the event count without a COUNT query.
-        note = ""
-        if obj.last_seq > EVENT_LIMIT:
-            note = (
-                f"Showing the first {EVENT_LIMIT:,} of {obj.last_seq:,} events; the export "
-                "action and GET /api/test-runs/<id>/events have all of them."
-            )
-        return format_html(
-            "<table><thead><tr><th>seq</th><th>ts</th><th>level</th><th>type</th>"
-            "<th>node</th><th>message</th></tr></thead><tbody>{}</tbody></table><p>{}</p>",
-            rows,
-            note,
-        )
+        context = {"rows": rows, "limit": EVENT_LIMIT, "total": obj.last_seq}
+        return render_to_string("admin/testruns/event_log.html", context)
 
     @admin.action(description="Cancel selected runs", permissions=["operate"])
     def cancel_runs(self, request: HttpRequest, queryset: QuerySet[TestRun]) -> None:

@@ -107,6 +107,25 @@ def test_run_change_page_shows_steps_and_the_event_log(admin_client: Client, run
         assert node_id in page
 
 
+def test_event_log_is_rendered_from_its_template_escaped(
+    admin_client: Client, run: TestRun
+) -> None:
+    RunEvent.objects.create(
+        run=run, seq=2, type="log", node_id="map", level="warning", message="<b>bold</b> & co"
+    )
+    TestRun.objects.filter(pk=run.pk).update(last_seq=2)
+    response = admin_client.get(admin_url(TestRun, "change", run.pk))
+    assert "admin/testruns/event_log.html" in [template.name for template in response.templates]
+    page = response.content.decode()
+    log = page[page.index("<th>seq</th>") : page.index("</table>", page.index("<th>seq</th>"))]
+    rows = re.findall(r"<tr>(.*?)</tr>", log, re.S)
+    cells = [re.findall(r"<td>(.*?)</td>", row, re.S) for row in rows]
+    assert [row[0] for row in cells] == ["1", "2"]
+    assert cells[1][2:] == ["warning", "log", "map", "&lt;b&gt;bold&lt;/b&gt; &amp; co"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d", cells[1][1])
+    assert "Showing the first" not in page
+
+
 def test_long_event_logs_are_cut_with_a_note(
     admin_client: Client, run: TestRun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
