@@ -7,7 +7,7 @@ from django.views.generic import RedirectView
 import testruns.api_urls
 import testruns.routing
 from meshhook.api import urls as core_api
-from meshhook.views import environments, tokens, workflows
+from meshhook.views import environments, errors, tokens, workflows
 
 # The JSON API: the core's routes, the test-run feature's, then the JSON catch-all.
 api_patterns = [*core_api.urlpatterns, *testruns.api_urls.urlpatterns, core_api.catch_all]
@@ -38,3 +38,5 @@ urlpatterns = [
     path("api/", include((api_patterns, "api"))),
     *sandbox_patterns(settings.SANDBOX_ENABLED),
 ]
+
+handler403 = errors.permission_denied

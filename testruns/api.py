@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 
 from meshhook.api.base import (
@@ -25,12 +24,26 @@ from meshhook.api.base import (
     require_editor,
 )
 from meshhook.engine import parse_definition
-from meshhook.services.projects import projects_for, workflow_for_user_or_404
+from meshhook.services.projects import workflow_for_user_or_404
 from testruns import services
 from testruns.models import PARAMETER_NAMES, TestRun
 from testruns.parameters import validate_parameters
-from testruns.queries import CursorError, filter_runs, keyset_page
-from testruns.serializers import event_json, run_detail, run_export, run_links, run_summary
+from testruns.queries import (
+    CursorError,
+    editable_run_or_404,
+    filter_runs,
+    keyset_page,
+    runs_for,
+    viewable_run_or_404,
+)
+from testruns.serializers import (
+    SUMMARY_RELATED,
+    event_json,
+    run_detail,
+    run_export,
+    run_links,
+    run_summary,
+)
 
 START_FIELDS = ("workflow", "project", *PARAMETER_NAMES, "test_case", "source")
 RERUN_FIELDS = ("from_step", "use_current_version", *PARAMETER_NAMES, "source")
@@ -38,18 +51,6 @@ API_SOURCES = (TestRun.Source.API, TestRun.Source.CI, TestRun.Source.CLI)
 SOURCE_HEADER = "X-MeshHook-Source"
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
 EVENTS_PAGE = 1000
-RELATED = ("workflow", "workflow_version", "project", "triggered_by")
-
-
-def visible_runs(request: ApiRequest) -> QuerySet[TestRun]:
-    return TestRun.objects.filter(project__in=projects_for(request.user)).select_related(*RELATED)
-
-
-def run_or_404(request: ApiRequest, run_id: uuid.UUID) -> TestRun:
-    run = visible_runs(request).filter(pk=run_id).first()
-    if run is None:
-        raise ApiError(404, f"No test run {run_id}.", path="id")
-    return run
 
 
 def _source(request: ApiRequest, body: dict[str, Any]) -> str:
@@ -113,7 +114,7 @@ def _start(request: ApiRequest) -> HttpResponse:
 
 
 def _list(request: ApiRequest) -> HttpResponse:
-    runs = visible_runs(request)
+    runs = runs_for(request.user).select_related(*SUMMARY_RELATED)
     query = request.GET
     if query.get("project"):
         # Unlike the other filters, naming a project you cannot see is a 404, as everywhere.
@@ -134,12 +135,12 @@ def _list(request: ApiRequest) -> HttpResponse:
 
 @api_endpoint(methods=["GET"])
 def run_item(request: ApiRequest, run_id: uuid.UUID) -> HttpResponse:
-    return json_response(run_detail(run_or_404(request, run_id), request))
+    return json_response(run_detail(viewable_run_or_404(request.user, run_id), request))
 
 
 @api_endpoint(methods=["GET"])
 def run_events(request: ApiRequest, run_id: uuid.UUID) -> HttpResponse:
-    run = run_or_404(request, run_id)
+    run = viewable_run_or_404(request.user, run_id)
     after = query_int(request, "after", default=0, minimum=0, maximum=2**31 - 1)
     limit = query_int(request, "limit", default=EVENTS_PAGE, minimum=1, maximum=EVENTS_PAGE)
     events = list(run.events.filter(seq__gt=after).order_by("seq")[: limit + 1])
@@ -156,27 +157,21 @@ def run_events(request: ApiRequest, run_id: uuid.UUID) -> HttpResponse:
     )
 
 
-def _controlled_run(request: ApiRequest, run_id: uuid.UUID) -> TestRun:
-    run = run_or_404(request, run_id)
-    require_editor(request, run.project)
-    return run
-
-
 def _control_response(run: TestRun, request: ApiRequest) -> HttpResponse:
-    run = visible_runs(request).get(pk=run.pk)
+    run = runs_for(request.user).select_related(*SUMMARY_RELATED).get(pk=run.pk)
     return json_response(run_summary(run, request))
 
 
 @api_endpoint(methods=["POST"])
 def run_advance(request: ApiRequest, run_id: uuid.UUID) -> HttpResponse:
-    run = _controlled_run(request, run_id)
+    run = editable_run_or_404(request.user, run_id)
     reject_unknown_keys(body_object(request, required=False), ())
     return _control_response(services.resume_run(run, steps=1), request)
 
 
 @api_endpoint(methods=["POST"])
 def run_continue(request: ApiRequest, run_id: uuid.UUID) -> HttpResponse:
-    run = _controlled_run(request, run_id)
+    run = editable_run_or_404(request.user, run_id)
     body = body_object(request, required=False)
     reject_unknown_keys(body, ("until",))
     until = body.get("until") or ""
@@ -189,7 +184,7 @@ def run_continue(request: ApiRequest, run_id: uuid.UUID) -> HttpResponse:
 
 @api_endpoint(methods=["POST"])
 def run_cancel(request: ApiRequest, run_id: uuid.UUID) -> HttpResponse:
-    run = _controlled_run(request, run_id)
+    run = editable_run_or_404(request.user, run_id)
     reject_unknown_keys(body_object(request, required=False), ())
     who = request.user.get_username()
     run = services.cancel_run(run, reason=f"Cancelled by {who} through the API.")
@@ -198,7 +193,7 @@ def run_cancel(request: ApiRequest, run_id: uuid.UUID) -> HttpResponse:
 
 @api_endpoint(methods=["POST"])
 def run_rerun(request: ApiRequest, run_id: uuid.UUID) -> HttpResponse:
-    run = _controlled_run(request, run_id)
+    run = editable_run_or_404(request.user, run_id)
     body = body_object(request, required=False)
     reject_unknown_keys(body, RERUN_FIELDS)
     from_step = body.get("from_step") or ""
@@ -222,7 +217,7 @@ def run_rerun(request: ApiRequest, run_id: uuid.UUID) -> HttpResponse:
 
 @api_endpoint(methods=["GET"])
 def run_export_view(request: ApiRequest, run_id: uuid.UUID) -> HttpResponse:
-    run = run_or_404(request, run_id)
+    run = viewable_run_or_404(request.user, run_id)
     filename = f"test-run-{run.workflow.slug}-{run.id}.json"
     return json_response(
         run_export(run, request),

@@ -1,4 +1,5 @@
-"""Project-scoped getters for runs: outsiders get 404, never a hint the run exists."""
+"""Project-scoped getters for runs: outsiders get 404, never a hint the run exists; a
+viewer who asks for a run to change gets 403."""
 
 from __future__ import annotations
 
@@ -10,41 +11,48 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils.dateparse import parse_date
 
 from meshhook.engine import Problem
-from meshhook.services.projects import projects_for
+from meshhook.services.projects import AnyUser, can_edit, projects_for
 from testruns.models import RunStatus, TestRun
 from testruns.parameters import ParameterError
 
 
-def runs_for(user: Any) -> QuerySet[TestRun]:
+RUN_RELATED = ("workflow__project", "workflow_version", "environment", "triggered_by", "project")
+
+
+def runs_for(user: AnyUser) -> QuerySet[TestRun]:
     return TestRun.objects.filter(project__in=projects_for(user))
 
 
-def run_for_user_or_404(user: Any, run_id: Any) -> TestRun:
+def viewable_run_or_404(user: AnyUser, run_id: object) -> TestRun:
+    """The run, if the user is a member of its project; Http404 otherwise."""
     try:
         key = uuid.UUID(str(run_id))
     except ValueError:
         raise Http404("No such test run.") from None
-    run = (
-        runs_for(user)
-        .select_related(
-            "workflow__project", "workflow_version", "environment", "triggered_by", "project"
-        )
-        .filter(pk=key)
-        .first()
-    )
+    run = runs_for(user).select_related(*RUN_RELATED).filter(pk=key).first()
     if run is None:
-        raise Http404("No such test run.")
+        raise Http404(f"No test run {key}.")
     return run
 
 
-def user_can_view_run(user: Any, run_id: Any) -> bool:
+def editable_run_or_404(user: AnyUser, run_id: object) -> TestRun:
+    """The run, if the user may change it (owner, editor); PermissionDenied (403) for a
+    viewer, Http404 for anyone else."""
+    run = viewable_run_or_404(user, run_id)
+    if not can_edit(user, run.project):
+        raise PermissionDenied("Viewers cannot control test runs.")
+    return run
+
+
+def user_can_view_run(user: AnyUser, run_id: object) -> bool:
     try:
-        run_for_user_or_404(user, run_id)
+        viewable_run_or_404(user, run_id)
     except Http404:
         return False
     return True
@@ -129,3 +137,7 @@ def _date(text: str) -> date | None:
         return parse_date(text)
     except ValueError:
         return None
+
+
+# Until every caller says which it needs.
+run_for_user_or_404 = viewable_run_or_404

@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,9 +15,9 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from meshhook import strictjson
 from meshhook.engine import Problem, parse_definition
-from meshhook.htmx import HtmxHttpRequest
+from meshhook.htmx import AuthenticatedHtmxRequest
 from meshhook.models import Workflow, WorkflowVersion
-from meshhook.services.projects import membership_for, workflow_for_user_or_404, workflows_for
+from meshhook.services.projects import can_edit, workflow_for_user_or_404, workflows_for
 from testruns.compare import compare_runs
 from testruns.models import TestRun
 from testruns.parameters import (
@@ -26,7 +27,14 @@ from testruns.parameters import (
     validate_parameters,
 )
 from testruns.presenters import pretty_json, run_context
-from testruns.queries import CursorError, filter_runs, keyset_page, run_for_user_or_404, runs_for
+from testruns.queries import (
+    CursorError,
+    editable_run_or_404,
+    filter_runs,
+    keyset_page,
+    runs_for,
+    viewable_run_or_404,
+)
 from testruns.samples import sample_for
 from testruns.services import (
     RunStateError,
@@ -62,7 +70,7 @@ def chosen_version(workflow: Workflow, number: int | None) -> WorkflowVersion:
     return workflow.current_version()
 
 
-def _parse_form(request: HtmxHttpRequest) -> tuple[dict[str, Any], list[Problem]]:
+def _parse_form(request: AuthenticatedHtmxRequest) -> tuple[dict[str, Any], list[Problem]]:
     problems: list[Problem] = []
     raw: dict[str, Any] = {
         "environment": request.POST.get("environment", ""),
@@ -117,24 +125,23 @@ def _form_context(
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def testrun_form(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+def testrun_form(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     workflow = workflow_for_user_or_404(request.user, slug, request.GET.get("project"))
     version_param = request.GET.get("version") or request.POST.get("version") or ""
     version_number = int(version_param) if version_param.isdigit() else None
-    membership = membership_for(request.user, workflow.project)
-    can_run = membership is not None and membership.can_edit
+    can_run = can_edit(request.user, workflow.project)
     if request.method == "GET":
         source_id = request.GET.get("from_run")
-        source = run_for_user_or_404(request.user, source_id) if source_id else None
+        source = viewable_run_or_404(request.user, source_id) if source_id else None
         context = _form_context(workflow, _prefill(workflow, source), [], version_number)
         context["can_run"] = can_run
         template = "testruns/testrun_form.html"
         return render(request, template + "#form" if request.htmx else template, context)
 
+    if not can_run:
+        raise PermissionDenied("Viewers cannot start test runs.")
     raw, problems = _parse_form(request)
     version = chosen_version(workflow, version_number)
-    if not can_run:
-        problems.append(Problem("$", "Viewers cannot start test runs."))
     if not problems:
         try:
             params = validate_parameters(
@@ -154,7 +161,7 @@ def testrun_form(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def testrun_start(request: HtmxHttpRequest) -> HttpResponse:
+def testrun_start(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """The console's "Test run" entry: choose the workflow first."""
     workflows = workflows_for(request.user).select_related("project").order_by("name")
     return render(
@@ -164,11 +171,10 @@ def testrun_start(request: HtmxHttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def testrun_detail(request: HtmxHttpRequest, run_id: str) -> HttpResponse:
-    run = run_for_user_or_404(request.user, run_id)
+def testrun_detail(request: AuthenticatedHtmxRequest, run_id: str) -> HttpResponse:
+    run = viewable_run_or_404(request.user, run_id)
     context = run_context(run)
-    membership = membership_for(request.user, run.project)
-    context["can_control"] = membership is not None and membership.can_edit
+    context["can_control"] = can_edit(request.user, run.project)
     context["nav"] = "testruns"
     context["last_seq"] = context["events"][-1].seq if context["events"] else 0
     return render(request, "testruns/run_detail.html", context)
@@ -176,11 +182,8 @@ def testrun_detail(request: HtmxHttpRequest, run_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def testrun_action(request: HtmxHttpRequest, run_id: str, action: str) -> HttpResponse:
-    run = run_for_user_or_404(request.user, run_id)
-    membership = membership_for(request.user, run.project)
-    if membership is None or not membership.can_edit:
-        return HttpResponse("Viewers cannot control test runs.", status=403)
+def testrun_action(request: AuthenticatedHtmxRequest, run_id: str, action: str) -> HttpResponse:
+    run = editable_run_or_404(request.user, run_id)
     try:
         if action == "cancel":
             cancel_run(run)
@@ -239,7 +242,7 @@ HISTORY_FILTERS = ("workflow", "status", "environment", "triggered_by", "since",
 
 @login_required
 @require_GET
-def testrun_list(request: HtmxHttpRequest) -> HttpResponse:
+def testrun_list(request: AuthenticatedHtmxRequest) -> HttpResponse:
     filters = {key: request.GET.get(key, "").strip() for key in HISTORY_FILTERS}
     visible = runs_for(request.user).select_related(
         "workflow__project", "workflow_version", "triggered_by"
@@ -279,14 +282,14 @@ def testrun_list(request: HtmxHttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def testrun_compare(request: HtmxHttpRequest) -> HttpResponse:
+def testrun_compare(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """`?run=<id>&run=<id>` (older first on screen); one run alone is compared with the run it
     was re-run from."""
     chosen = [
-        run_for_user_or_404(request.user, run_id) for run_id in request.GET.getlist("run")[:2]
+        viewable_run_or_404(request.user, run_id) for run_id in request.GET.getlist("run")[:2]
     ]
     if len(chosen) == 1 and chosen[0].source_run_id:
-        chosen.insert(0, run_for_user_or_404(request.user, chosen[0].source_run_id))
+        chosen.insert(0, viewable_run_or_404(request.user, chosen[0].source_run_id))
     if len(chosen) != 2:
         return render(
             request, "testruns/compare.html", {"need_two": True, "nav": "testruns"}, status=400

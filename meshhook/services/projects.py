@@ -6,8 +6,7 @@ Http404, never a hint that the object exists.
 
 from __future__ import annotations
 
-from typing import Any
-
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.db.models import Case, QuerySet, Value, When
 from django.http import Http404
@@ -15,8 +14,11 @@ from django.utils.text import slugify
 
 from meshhook.models import Environment, Membership, Project, Workflow
 
+# Who a getter is asked for: a logged-in user, or the anonymous one (who sees nothing).
+AnyUser = User | AnonymousUser
 
-def ensure_personal_project(user: Any) -> Project:
+
+def ensure_personal_project(user: User) -> Project:
     existing = Project.objects.filter(personal_for=user).first()
     if existing is not None:
         return existing
@@ -42,7 +44,7 @@ def ensure_personal_project(user: Any) -> Project:
     return project
 
 
-def projects_for(user: Any) -> QuerySet[Project]:
+def projects_for(user: AnyUser) -> QuerySet[Project]:
     """The user's projects, their own personal project first, then by name. (Ordering on
     `personal_for` itself would differ by database: NULLs sort first on SQLite, last on
     PostgreSQL.)"""
@@ -52,7 +54,7 @@ def projects_for(user: Any) -> QuerySet[Project]:
     return Project.objects.filter(memberships__user=user).order_by(own_first, "name", "id")
 
 
-def project_for_user_or_404(user: Any, slug: str | None) -> Project:
+def project_for_user_or_404(user: AnyUser, slug: str | None) -> Project:
     projects = projects_for(user)
     project = projects.filter(slug=slug).first() if slug else projects.first()
     if project is None:
@@ -60,17 +62,24 @@ def project_for_user_or_404(user: Any, slug: str | None) -> Project:
     return project
 
 
-def membership_for(user: Any, project: Project) -> Membership | None:
+def membership_for(user: AnyUser, project: Project) -> Membership | None:
     if not user.is_authenticated:
         return None
     return Membership.objects.filter(project=project, user=user).first()
 
 
-def workflows_for(user: Any) -> QuerySet[Workflow]:
+def can_edit(user: AnyUser, project: Project) -> bool:
+    """Owners and editors change things (start runs, save workflows…); viewers only read.
+    A viewer who tries to write gets 403 everywhere: page, API and socket controls."""
+    membership = membership_for(user, project)
+    return membership is not None and membership.can_edit
+
+
+def workflows_for(user: AnyUser) -> QuerySet[Workflow]:
     return Workflow.objects.filter(project__in=projects_for(user))
 
 
-def workflow_for_user_or_404(user: Any, slug: str, project_slug: str | None = None) -> Workflow:
+def workflow_for_user_or_404(user: AnyUser, slug: str, project_slug: str | None = None) -> Workflow:
     workflows = workflows_for(user).select_related("project").filter(slug=slug)
     if project_slug:
         workflows = workflows.filter(project__slug=project_slug)

@@ -7,14 +7,14 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from meshhook.htmx import HtmxHttpRequest
+from meshhook.htmx import AuthenticatedHtmxRequest
 from meshhook.models import Environment
 from meshhook.services.projects import projects_for
 
 
 @login_required
 @require_GET
-def environment_list(request: HtmxHttpRequest) -> HttpResponse:
+def environment_list(request: AuthenticatedHtmxRequest) -> HttpResponse:
     environments = (
         Environment.objects.filter(project__in=projects_for(request.user))
         .select_related("project")

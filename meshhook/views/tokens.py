@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import User
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from meshhook.htmx import HtmxHttpRequest
+from meshhook.htmx import AuthenticatedHtmxRequest
 from meshhook.models import ApiToken
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def token_list(request: HtmxHttpRequest) -> HttpResponse:
+def token_list(request: AuthenticatedHtmxRequest) -> HttpResponse:
     new_token = None
     if request.method == "POST":
         name = request.POST.get("name", "").strip()[:80]
@@ -26,7 +23,7 @@ def token_list(request: HtmxHttpRequest) -> HttpResponse:
             messages.error(request, "Give the token a name, e.g. 'CI pipeline'.")
         else:
             _, new_token = ApiToken.issue(request.user, name)
-    tokens = ApiToken.objects.filter(user=cast(User, request.user))  # login_required
+    tokens = ApiToken.objects.filter(user=request.user)
     return render(
         request,
         "meshhook/token_list.html",
@@ -36,7 +33,7 @@ def token_list(request: HtmxHttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def token_revoke(request: HtmxHttpRequest, token_id: int) -> HttpResponse:
+def token_revoke(request: AuthenticatedHtmxRequest, token_id: int) -> HttpResponse:
     token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
     if token.revoked_at is None:
         token.revoked_at = timezone.now()

@@ -15,10 +15,10 @@ from django_htmx.http import HttpResponseClientRedirect
 from meshhook import extensions
 from meshhook.engine import DefinitionError, Problem
 from meshhook.graphlayout import layout
-from meshhook.htmx import HtmxHttpRequest
+from meshhook.htmx import AuthenticatedHtmxRequest
 from meshhook.models import Workflow, WorkflowVersion
 from meshhook.services.projects import (
-    membership_for,
+    can_edit,
     project_for_user_or_404,
     projects_for,
     workflow_for_user_or_404,
@@ -54,7 +54,7 @@ def pretty(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
-def requested_version(request: HtmxHttpRequest, workflow: Workflow) -> WorkflowVersion:
+def requested_version(request: AuthenticatedHtmxRequest, workflow: Workflow) -> WorkflowVersion:
     """`?version=N` (404 if there is no such version), else the latest."""
     number = request.GET.get("version", "")
     if number.isdigit():
@@ -64,7 +64,7 @@ def requested_version(request: HtmxHttpRequest, workflow: Workflow) -> WorkflowV
 
 @login_required
 @require_GET
-def workflow_list(request: HtmxHttpRequest) -> HttpResponse:
+def workflow_list(request: AuthenticatedHtmxRequest) -> HttpResponse:
     workflows = (
         extensions.workflow_runs.with_last_run(workflows_for(request.user))
         .select_related("project")
@@ -87,11 +87,10 @@ def workflow_list(request: HtmxHttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def workflow_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+def workflow_detail(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     workflow = workflow_for_user_or_404(request.user, slug, request.GET.get("project"))
     version = requested_version(request, workflow)
     runs = extensions.workflow_runs.recent_runs(workflow, 10)
-    membership = membership_for(request.user, workflow.project)
     return render(
         request,
         "meshhook/workflow_detail.html",
@@ -102,7 +101,7 @@ def workflow_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
             "graph": layout(version.definition),
             "versions": workflow.versions.all()[:50],
             "runs": runs,
-            "can_edit": membership is not None and membership.can_edit,
+            "can_edit": can_edit(request.user, workflow.project),
             "nav": "workflows",
         },
     )
@@ -110,7 +109,7 @@ def workflow_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def workflow_export(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+def workflow_export(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     workflow = workflow_for_user_or_404(request.user, slug, request.GET.get("project"))
     version = requested_version(request, workflow)
     response = JsonResponse(version.definition, json_dumps_params={"indent": 2})
@@ -121,7 +120,7 @@ def workflow_export(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def workflow_editor(request: HtmxHttpRequest, slug: str | None = None) -> HttpResponse:
+def workflow_editor(request: AuthenticatedHtmxRequest, slug: str | None = None) -> HttpResponse:
     """Create (no slug), edit, or import a definition; invalid input saves nothing."""
     workflow: Workflow | None = None
     if slug is not None:
@@ -129,8 +128,7 @@ def workflow_editor(request: HtmxHttpRequest, slug: str | None = None) -> HttpRe
         project = workflow.project
     else:
         project = project_for_user_or_404(request.user, request.GET.get("project"))
-    membership = membership_for(request.user, project)
-    if membership is None or not membership.can_edit:
+    if not can_edit(request.user, project):
         return render(request, "meshhook/forbidden.html", {"project": project}, status=403)
 
     problems: list[Problem] = []

@@ -215,7 +215,9 @@ def test_loop_body_steps_are_listed_once_per_iteration(team: Team) -> None:
 
 def test_run_is_404_for_outsiders_and_unknown_ids(team: Team) -> None:
     run = make_run(team.workflow, team.owner)
-    assert_error(send(team.bearer(team.outsider), "GET", f"/api/test-runs/{run.id}"), 404, "id")
+    response = send(team.bearer(team.outsider), "GET", f"/api/test-runs/{run.id}")
+    assert_error(response, 404)
+    assert response.json()["error"] == f"No test run {run.id}."
     assert_error(send(team.bearer(team.owner), "GET", f"/api/test-runs/{uuid.uuid4()}"), 404)
     assert_error(send(team.bearer(team.owner), "GET", "/api/test-runs/not-a-uuid"), 404)
 
