@@ -9,7 +9,6 @@ import json
 import uuid
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
@@ -20,7 +19,6 @@ from meshhook.engine import Problem
 from meshhook.services.projects import AnyUser, can_edit, projects_for
 from testruns.models import RunStatus, TestRun
 from testruns.parameters import ParameterError
-
 
 RUN_RELATED = ("workflow__project", "workflow_version", "environment", "triggered_by", "project")
 
