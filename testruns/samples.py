@@ -1,23 +1,16 @@
-"""Sample payloads offered in the Test-run form before a workflow has ever run."""
+"""A stand-in for the old sample loader: samples are read once, by meshhook.demo.
+
+Only testruns/views.py still imports this; once it calls `meshhook.demo.sample_for` itself
+(using `.payload` and `.headers`), delete this module.
+"""
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-SAMPLES_FILE = Path(__file__).resolve().parent.parent / "meshhook" / "demo" / "samples.json"
-
-
-@lru_cache(maxsize=1)
-def _samples() -> dict[str, Any]:
-    if not SAMPLES_FILE.exists():
-        return {}
-    loaded = json.loads(SAMPLES_FILE.read_text())
-    return loaded if isinstance(loaded, dict) else {}
+from meshhook import demo
 
 
 def sample_for(slug: str) -> dict[str, Any]:
-    sample = _samples().get(slug)
-    return sample if isinstance(sample, dict) else {"payload": {}, "headers": {}}
+    sample = demo.sample_for(slug)
+    return {"payload": sample.payload, "headers": sample.headers}

@@ -2,7 +2,8 @@
 
 The workflow definitions live next to this file as `<slug>.json` (DESIGN §2 format) and
 call only the built-in sandbox through `{{env.SANDBOX_URL}}`, so they run offline.
-`samples.json` maps each slug to a payload and headers worth pasting into a test run.
+`samples.json` maps each slug to a payload and headers worth pasting into a test run; the
+Test-run form starts from them (`sample_for`) until a workflow has a run of its own.
 
 `load_demo()` is idempotent: a second call with the same port writes nothing, so
 `make run` can call it on every start.
@@ -61,6 +62,12 @@ def _read_definitions() -> dict[str, dict[str, Any]]:
 def demo_samples() -> dict[str, Sample]:
     """slug → a payload and headers worth pasting into a test run. A fresh copy."""
     return copy.deepcopy(_read_samples())
+
+
+def sample_for(slug: str) -> Sample:
+    """The sample for workflow `slug`, or an empty one (`{}`, no headers). A fresh copy."""
+    sample = _read_samples().get(slug)
+    return copy.deepcopy(sample) if sample is not None else Sample(payload={}, headers={})
 
 
 @cache
