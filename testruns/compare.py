@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from testruns.models import StepRun, TestRun
+from testruns.models import PARAMETER_NAMES, StepRun, TestRun
 from testruns.presenters import pretty_json
 
 
@@ -88,14 +88,13 @@ def compare_runs(left: TestRun, right: TestRun) -> dict[str, Any]:
         )
         for key in keys
     ]
-    names = ("payload", "headers", "environment", "mode", "mocks", "breakpoints", "honor_delays")
     parameters = [
         ParameterPair(
             name,
             pretty_json(left.shown_parameters[name]),
             pretty_json(right.shown_parameters[name]),
         )
-        for name in names
+        for name in PARAMETER_NAMES
     ]
     return {
         "left": left,
