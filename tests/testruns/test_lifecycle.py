@@ -5,7 +5,7 @@ Also: every view of a run lists a loop's steps in the same order."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -50,7 +50,7 @@ def user() -> User:
 
 
 @pytest.fixture
-def transitions(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str]]]:
+def transitions(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     """Every status change made through `lifecycle.transition`, as (run id, new status)."""
     calls: list[tuple[str, str]] = []
     real = lifecycle.transition
@@ -62,7 +62,7 @@ def transitions(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str
         return changed
 
     monkeypatch.setattr(lifecycle, "transition", recording)
-    yield calls
+    return calls
 
 
 def status_changes_pass_through_lifecycle(run: TestRun, calls: list[tuple[str, str]]) -> list[str]:
