@@ -10,38 +10,29 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.conf import settings
 from django.contrib.auth.models import User
-from django.test import Client
 from pytest_httpserver import HTTPServer
+from rq import Queue
 
 from meshhook.asgi import application
 from testruns.models import RunEvent, TestRun
 from tests.factories import (
+    EDITORS,
+    MEMBERS,
+    Team,
     allow_server,
     http_chain_definition,
+    make_run,
     make_user,
     make_workflow,
+    paused,
     personal_project,
     start_run,
 )
+from tests.testruns.sockets import run_socket, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SEQ = re.compile(r'class="log-line[^"]*" data-seq="(\d+)"')
-
-
-def session_cookie(user: User) -> bytes:
-    client = Client()
-    client.force_login(user)
-    name = settings.SESSION_COOKIE_NAME
-    return f"{name}={client.cookies[name].value}".encode()
-
-
-def communicator(run: TestRun, cookie: bytes | None) -> WebsocketCommunicator:
-    headers = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
-    if cookie is not None:
-        headers.append((b"cookie", cookie))
-    return WebsocketCommunicator(application, f"/ws/test-runs/{run.id}/", headers=headers)
 
 
 async def collect(socket: WebsocketCommunicator, until_seq: int, timeout: float = 10) -> list[int]:
@@ -81,7 +72,7 @@ def test_member_receives_every_event_exactly_once_while_the_run_executes(
     cookie = session_cookie(user)
 
     async def scenario() -> None:
-        socket = communicator(run, cookie)
+        socket = run_socket(run, cookie)
         connected, _ = await socket.connect()
         assert connected
         await socket.send_json_to({"after": 0})
@@ -105,7 +96,7 @@ def test_reconnect_with_last_seq_gets_exactly_the_missing_events(
 
     async def scenario() -> None:
         final = await last_seq(run)
-        socket = communicator(run, cookie)
+        socket = run_socket(run, cookie)
         await socket.connect()
         await socket.send_json_to({"after": 4})
         assert await collect(socket, final) == list(range(5, final + 1))
@@ -126,7 +117,7 @@ def test_page_opened_half_way_then_live_events_follow(
     async def scenario() -> None:
         from testruns.services import resume_run
 
-        socket = communicator(run, cookie)
+        socket = run_socket(run, cookie)
         await socket.connect()
         shown = await last_seq(run)
         await socket.send_json_to({"after": shown})
@@ -147,7 +138,7 @@ def test_outsider_and_anonymous_are_closed_with_4403(workflow: Any, user: User, 
     cookie = session_cookie(outsider) if outsider else None
 
     async def scenario() -> None:
-        socket = communicator(run, cookie)
+        socket = run_socket(run, cookie)
         connected, _ = await socket.connect()
         assert connected
         closed = await socket.receive_output(timeout=5)
@@ -184,13 +175,50 @@ def test_idle_socket_outlives_the_redis_client_read_timeout(
     cookie = session_cookie(user)
 
     async def scenario() -> None:
-        socket = communicator(run, cookie)
+        socket = run_socket(run, cookie)
         await socket.connect()
         await socket.send_json_to({"after": 1})
         assert await socket.receive_nothing(timeout=7)  # idle longer than the old timeout
         await database_sync_to_async(drain)()
         final = await last_seq(run)
         assert await collect(socket, final) == list(range(2, final + 1))
+        await socket.disconnect()
+
+    async_to_sync(scenario)()
+
+
+PAUSED_CONTROLS = ('id="btn-next-step"', 'id="btn-continue"', 'id="btn-cancel"')
+ACTION_POSTS = ("/advance/", "/continue/", "/cancel/", "/rerun/")
+
+
+@pytest.mark.parametrize("who", MEMBERS)
+def test_only_editors_sockets_carry_the_control_buttons(
+    team: Team, who: str, run_queue: Queue
+) -> None:
+    run = paused(make_run(team.workflow, team.owner, mode="step"), before="hook")
+    cookie = session_cookie(team.user(who))
+    owner = team.client("owner")
+    can_control = who in EDITORS
+
+    async def scenario() -> None:
+        socket = run_socket(run, cookie)
+        connected, _ = await socket.connect()
+        assert connected
+        await socket.send_json_to({"after": 0})
+        replay = await socket.receive_from(timeout=10)
+        assert 'id="run-header"' in replay
+        assert 'id="run-status">paused<' in replay
+        for button in PAUSED_CONTROLS:
+            assert (button in replay) is can_control, button
+        # The push after a change is drawn for the same user.
+        await database_sync_to_async(owner.post)(f"/test-runs/{run.id}/cancel/")
+        pushed = await socket.receive_from(timeout=10)
+        assert 'id="run-status">cancelled<' in pushed
+        assert ('id="btn-rerun"' in pushed) is can_control
+        assert "btn-cancel" not in pushed
+        for fragment in (replay, pushed):
+            posts = [path for path in ACTION_POSTS if f'{run.id}{path}"' in fragment]
+            assert bool(posts) is can_control, posts
         await socket.disconnect()
 
     async_to_sync(scenario)()
