@@ -51,3 +51,32 @@ def transform_chain(steps: int, slug: str) -> dict[str, Any]:
         "nodes": nodes,
         "edges": [{"source": a, "target": b} for a, b in pairwise(ids)],
     }
+
+
+def event_flood(body: int, slug: str) -> dict[str, Any]:
+    """A trigger and a loop over `body.items` whose body is `body` identity transforms:
+    every item makes 2 events (started, succeeded) per body step, streamed live."""
+    nodes: list[dict[str, Any]] = [
+        {"id": "hook", "type": "webhook_trigger"},
+        {"id": "each", "type": "loop", "config": {"items": "body.items", "max_items": 1000}},
+    ]
+    body_ids = [f"b{index}" for index in range(body)]
+    nodes += [
+        {"id": node_id, "type": "transform", "parent": "each", "config": {"expression": "@"}}
+        for node_id in body_ids
+    ]
+    edges = [{"source": "hook", "target": "each"}]
+    edges += [{"source": a, "target": b} for a, b in pairwise(body_ids)]
+    return {
+        "schema_version": 1,
+        "name": f"Bench {slug}",
+        "slug": slug,
+        "nodes": nodes,
+        "edges": edges,
+    }
+
+
+def flood_events(items: int, body: int) -> int:
+    """Events a run of `event_flood` stores: the loop's 2 per item per body step, plus
+    queued, started, the trigger's 2, the loop's started, log and succeeded, finished."""
+    return 2 * items * body + 8

@@ -1,103 +1,113 @@
-"""4. History pagination deep in the list, 5. the live view's render per socket push."""
+"""6. History at scale: `manage.py seed_test_runs`, then the pages and API a user opens.
+
+Each figure is one HTTP request to the running daphne, timed from outside. The deep API
+page follows a keyset cursor built once, outside the timing, from the row at that depth
+of the filtered list (the app's own `encode_cursor`), which is where a user paging that
+far would be; its first row is checked against the database.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
-from django.db.models import QuerySet
+import httpx
+from django.contrib.auth import get_user_model
 
-from bench.data import Fixture, bulk_history
-from bench.eventlog_bench import log_lines
-from bench.stats import BenchError, Table, check, repeat_ms
-from testruns.consumers import render_update
-from testruns.eventlog import append_events
-from testruns.models import RunEvent, TestRun
-from testruns.queries import keyset_page, runs_for
+from bench.config import TARGETS, Target
+from bench.context import USERNAME, Context
+from bench.stack import manage
+from bench.stats import BenchError, check, repeat_ms
+from testruns.models import TestRun
+from testruns.queries import encode_cursor, filter_runs, runs_for
 
-HISTORY_ROWS = 20_000
-PAGE_SIZE = 25  # what the history page uses
-DEPTH = 200  # page number measured
-REPEATS = 30
-LIVE_EVENTS = 200
-LIVE_BATCH = 50
-LIVE_ROUNDS = 15
+SECTION = "6. History"
+DEEP_FILTERS = {"status": "passed", "environment": "local"}
+API_LIMIT = 50  # the API's default page
 
 
-def history_queryset(fixture: Fixture) -> QuerySet[TestRun]:
-    """The history page's own queryset: the user's projects, with what each row shows."""
-    return runs_for(fixture.user).select_related("workflow", "workflow_version", "triggered_by")
+def seed(ctx: Context) -> float:
+    sizes = ctx.sizes
+    started = time.perf_counter()
+    args = ["--runs", str(sizes.history_runs), "--workflows", str(sizes.history_workflows)]
+    manage(ctx.services, "seed_test_runs", *args, "--user", USERNAME, timeout=3600)
+    return time.perf_counter() - started
 
 
-def bench_history(table: Table, fixture: Fixture) -> None:
-    bulk_history(fixture, HISTORY_ROWS)
-    runs = history_queryset(fixture)
+def deep_cursor(depth: int) -> tuple[str, str, int]:
+    """A cursor whose next page starts at row `depth` of the filtered list, that row's id,
+    and the depth actually used (less if the history is too short)."""
+    user = get_user_model()._default_manager.get(username=USERNAME)
+    runs = filter_runs(runs_for(user), DEEP_FILTERS).order_by("-created_at", "-id")
     total = runs.count()
-    table.section(
-        f"4. History pagination: {total:,} runs (moderate on purpose), "
-        f"{PAGE_SIZE} per page as on the history page"
-    )
+    depth = min(depth, total - API_LIMIT)
+    if depth < 1:
+        raise BenchError(f"only {total} runs match {DEEP_FILTERS}")
+    before, first = list(runs[depth - 1 : depth + 1])
+    return encode_cursor(before), str(first.pk), depth
 
-    cursor: str | None = None
-    for _ in range(DEPTH - 1):  # walk there as a user clicking "older" would
-        _, cursor = keyset_page(runs, cursor, PAGE_SIZE)
-    if cursor is None:
-        raise BenchError(f"fewer than {DEPTH} pages of history")
-    deep: str = cursor
-    offset = (DEPTH - 1) * PAGE_SIZE
 
-    def keyset_first() -> object:
-        return keyset_page(runs, None, PAGE_SIZE)
+def getter(client: httpx.Client, path: str, check_body: Callable[[httpx.Response], None]
+           ) -> Callable[[], None]:  # fmt: skip
+    def get() -> None:
+        answer = client.get(path)
+        if answer.status_code != 200:
+            raise BenchError(f"GET {path}: {answer.status_code} {answer.text[:200]}")
+        check_body(answer)
 
-    def keyset_deep() -> list[TestRun]:
-        return keyset_page(runs, deep, PAGE_SIZE)[0]
+    return get
 
-    def offset_deep() -> list[TestRun]:
-        page = list(runs.order_by("-created_at", "-id")[offset : offset + PAGE_SIZE])
-        runs.count()  # the "page N of M" an OFFSET paginator shows
-        return page
 
-    # All approaches must show the same page, or the comparison is meaningless.
-    expected = [run.pk for run in keyset_deep()]
-    check([run.pk for run in offset_deep()] == expected, "OFFSET page differs from keyset")
+def api_page(first_id: str | None = None) -> Callable[[httpx.Response], None]:
+    def check_body(answer: httpx.Response) -> None:
+        results = answer.json()["results"]
+        check(len(results) == API_LIMIT, f"API page of {len(results)} runs")
+        if first_id is not None:
+            check(results[0]["id"] == first_id, "the deep page starts at the wrong run")
 
-    table.timing("keyset_page, page 1", repeat_ms(keyset_first, REPEATS))
-    keyset_ms = table.timing(
-        f"keyset_page, page {DEPTH} (cursor from page {DEPTH - 1})",
-        repeat_ms(keyset_deep, REPEATS),
-    )
-    offset_ms = table.timing(
-        f"OFFSET {offset:,} LIMIT {PAGE_SIZE} + exact count(), page {DEPTH}",
-        repeat_ms(offset_deep, REPEATS),
-    )
-    table.timing("  of which count() alone", repeat_ms(runs.count, REPEATS))
-    table.ratio(f"OFFSET+count / keyset, page {DEPTH}", offset_ms, keyset_ms)
+    return check_body
+
+
+def html_with(marker: str) -> Callable[[httpx.Response], None]:
+    def check_body(answer: httpx.Response) -> None:
+        check(marker in answer.text, f"page without {marker!r}")
+
+    return check_body
+
+
+def bench_history(ctx: Context) -> None:
+    sizes = ctx.sizes
+    seconds = seed(ctx)
+    total = TestRun.objects.count()
+    table = ctx.table
+    table.value(
+        SECTION, f"seed_test_runs --runs {sizes.history_runs:,}", seconds, "s",
+        note=f"{sizes.history_runs / seconds:,.0f} rows/s (COPY, ANALYZE); {total:,} runs now",
+    )  # fmt: skip
+    cursor, first_id, depth = deep_cursor(sizes.history_depth)
+    base = ctx.stack.base_url
+    cookie = {"Cookie": ctx.credentials.cookie}
+    bearer = {"Authorization": f"Bearer {ctx.credentials.token}"}
+    deep_query = "&".join(f"{k}={v}" for k, v in DEEP_FILTERS.items())
+    with (
+        httpx.Client(base_url=base, headers=cookie, timeout=120) as pages,
+        httpx.Client(base_url=base, headers=bearer, timeout=120) as api,
+    ):
+        rows: list[tuple[str, httpx.Client, str, Callable[[httpx.Response], None], Target]] = [
+            ("console /test-runs/", pages, "/test-runs/", html_with("/test-runs/"),
+             TARGETS["page"]),
+            ("API /api/test-runs, first page", api, "/api/test-runs", api_page(),
+             TARGETS["page"]),
+            (f"API page {depth:,} deep, {deep_query}", api,
+             f"/api/test-runs?{deep_query}&cursor={cursor}", api_page(first_id),
+             TARGETS["page"]),
+            ("admin /admin/testruns/testrun/", pages, "/admin/testruns/testrun/",
+             html_with("result_list"), TARGETS["admin"]),
+        ]  # fmt: skip
+        for label, client, path, check_body, target in rows:
+            samples = repeat_ms(getter(client, path, check_body), sizes.history_repeats)
+            table.timing(SECTION, label, samples, "ms", target=target)
     table.note(
-        "History: PostgreSQL is ANALYZEd after the bulk insert, as autovacuum would have; "
-        "SQLite is not, as Django never runs ANALYZE there."
-    )
-
-
-def bench_live_view(table: Table, run_id: str) -> None:
-    """Renders like the socket does after each wake-up: the next 50 events plus the state."""
-    events = RunEvent.objects.filter(run__pk=run_id)
-    append_events(run_id, log_lines(LIVE_EVENTS - events.count()))
-    check(events.count() == LIVE_EVENTS, "the run does not have the events wanted")
-    table.section(
-        f"5. Live view: render_update for a finished 10-step run with {LIVE_EVENTS} events"
-    )
-    render_update(run_id, 0, controls=True)  # warm the template cache
-    samples: list[float] = []
-    for _ in range(LIVE_ROUNDS):
-        for after in range(0, LIVE_EVENTS, LIVE_BATCH):
-            started = time.perf_counter()
-            render_update(run_id, after, controls=True)
-            samples.append((time.perf_counter() - started) * 1000)
-    html, last = render_update(run_id, LIVE_EVENTS - LIVE_BATCH, controls=True)
-    size = len(html.encode())
-    check(last == LIVE_EVENTS, f"render_update stopped at {last}")
-    table.timing(
-        f"render_update, {LIVE_BATCH} new events per push",
-        samples,
-        "ms/push",
-        f"{size / 1024:.0f} KiB of HTML per push",
+        f"History: {total:,} runs over {sizes.history_workflows} workflows seeded into the "
+        "bench user's project; each page timed as one GET from outside, 2 untimed first."
     )

@@ -1,0 +1,132 @@
+"""3. Click → first live event, 4. a 20,000-event run streamed to a subscribed socket.
+
+3: a step-mode run of the 40-transform workflow is opened on a socket (as the run page
+does) and paused; each sample is one "Next step" click — `POST /advance` — timed until
+the first frame carrying a new event arrives, then the bench waits for `run_paused`
+before the next click. The POST runs concurrently, so its own round trip is inside the
+figure but does not hold the clock back.
+
+4: a step-mode run of a loop workflow is subscribed first (paused before its trigger),
+then `POST /continue` releases it; every event must reach the socket once, in order,
+and equal the stored log read back through the events API's paging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from bench.client import Api, LiveView, check_log, event_time
+from bench.config import TARGETS
+from bench.context import CHAIN, FLOOD, Context
+from bench.definitions import PAYLOAD, flood_events
+from bench.stats import BenchError, check
+
+CLICK = "3. Click → first live event"
+FLOOD_SECTION = "4. Event stream to a subscribed socket"
+FRAME_TIMEOUT = 60.0
+FLOOD_TIMEOUT = 1200.0
+STOPS = {"run_paused", "run_finished"}
+
+
+async def paused_view(api: Api, slug: str, payload: object) -> LiveView:
+    run_id = await api.start_run(slug, payload, mode="step")
+    view = await api.socket(run_id)
+    await view.resume(0)
+    await view.until({"run_paused"}, 0, FRAME_TIMEOUT)
+    return view
+
+
+async def click(api: Api, view: LiveView) -> tuple[float, bool]:
+    """One advance: ms to the first new event, and whether the run has finished."""
+    last = view.last
+    started = time.perf_counter()
+    post = asyncio.create_task(api.call("POST", f"/api/test-runs/{view.run_id}/advance"))
+    first: float | None = None
+    stopped: str | None = None
+    try:
+        while stopped is None:
+            frame, types = await view.next_frame(FRAME_TIMEOUT)
+            if first is None and view.last > last:
+                first = (frame.received - started) * 1000
+            stopped = next((k for s, k in types.items() if s > last and k in STOPS), None)
+    finally:
+        await post
+    assert first is not None  # a stop event is itself a new event
+    return first, stopped == "run_finished"
+
+
+async def click_samples(ctx: Context) -> list[float]:
+    api = ctx.api()
+    samples: list[float] = []
+    try:
+        for _ in range(ctx.sizes.click_runs):
+            view = await paused_view(api, CHAIN, PAYLOAD)
+            try:
+                for _ in range(ctx.sizes.transforms + 2):  # bounded: steps + 1
+                    ms, finished = await click(api, view)
+                    samples.append(ms)
+                    if finished:
+                        break
+                else:
+                    raise BenchError(f"run {view.run_id} never finished")
+            finally:
+                await view.close()
+            check_log(view, await api.events(view.run_id))
+    finally:
+        await api.close()
+    return samples
+
+
+def bench_click(ctx: Context) -> None:
+    samples = asyncio.run(click_samples(ctx))
+    ctx.table.timing(
+        CLICK, "POST /advance → first new event frame", samples, "ms",
+        target=TARGETS["click"], judge="p95",
+        note=f"step-mode runs of trigger + {ctx.sizes.transforms} transforms, one click per "
+        "step, socket already subscribed",
+    )  # fmt: skip
+
+
+async def flood(ctx: Context) -> tuple[int, float, list[float]]:
+    """Events after the click, seconds from the click to the last, latencies in ms."""
+    sizes = ctx.sizes
+    api = ctx.api()
+    try:
+        view = await paused_view(api, FLOOD, {"items": list(range(sizes.events_loop_items))})
+        try:
+            before = view.last
+            started = time.perf_counter()
+            await api.call("POST", f"/api/test-runs/{view.run_id}/continue")
+            frame = await view.until({"run_finished"}, before, FLOOD_TIMEOUT)
+            seconds = frame.received - started
+        finally:
+            await view.close()
+        stored = await api.events(view.run_id)
+        check_log(view, stored)
+        expected = flood_events(sizes.events_loop_items, sizes.events_body)
+        check(len(stored) >= expected - 8, f"only {len(stored)} events stored, not {expected}")
+        live = [event for event in stored if event["seq"] > before]
+        latencies = [(view.arrived[e["seq"]] - event_time(e)) * 1000 for e in live]
+        return len(live), seconds, latencies
+    finally:
+        await api.close()
+
+
+def bench_flood(ctx: Context) -> None:
+    sizes = ctx.sizes
+    count, seconds, latencies = asyncio.run(flood(ctx))
+    table = ctx.table
+    rate = count / seconds if seconds > 0 else None
+    table.value(
+        FLOOD_SECTION, f"{count:,} events, one run → socket", rate, "lines/s", n=count,
+        target=TARGETS["lines_per_s"],
+        note=f"a loop of {sizes.events_loop_items:,} items × {sizes.events_body} transforms; "
+        "POST /continue → run_finished frame; all arrived once, in order, equal to "
+        "GET /events paging",
+    )  # fmt: skip
+    table.timing(
+        FLOOD_SECTION, "  event ts → frame received", latencies, "ms",
+        target=TARGETS["line_p99"], judge="p99",
+        note="ts is when the worker stored the event (lines are buffered before that)",
+    )  # fmt: skip
