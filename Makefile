@@ -62,8 +62,15 @@ TOKEN_USER = $(if $(filter command line,$(origin USER)),$(USER),demo)
 token: install
 	@DEBUG=$${DEBUG:-1} $(PY) manage.py create_api_token '$(TOKEN_USER)'
 
+## Performance figures measured from outside: web (daphne) and WORKERS (default 2) worker
+## processes on a bench database of their own (see bench/); table + var/bench/latest.json.
 bench: install
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)
+
+## The same harness with tiny sizes (under a minute): checks the harness, not the figures.
+.PHONY: bench-quick
+bench-quick: install
+	$(PY) -m bench --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
