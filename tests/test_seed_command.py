@@ -29,7 +29,8 @@ def test_seeds_finished_runs_newest_first_across_workflows() -> None:
     assert runs.values("workflow").distinct().count() == 3
     assert set(runs.values_list("environment_name", flat=True)) <= {"local", "ci", "staging"}
     for run in runs[:20]:
-        assert run.completed_at is not None and run.started_at is not None
+        assert run.completed_at is not None
+        assert run.started_at is not None
         assert run.created_at < run.started_at < run.completed_at
         assert run.workflow_version.workflow_id == run.workflow_id
         assert run.finished_steps == run.total_steps == 5
