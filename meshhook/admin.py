@@ -7,7 +7,6 @@ would through the editor or the API.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import forms
@@ -21,6 +20,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from meshhook import strictjson
 from meshhook.engine import DefinitionError, Problem
 from meshhook.models import ApiToken, Environment, Membership, Project, Workflow, WorkflowVersion
 from meshhook.services.environments import FIELDS, keeps_production_secrets, validate_fields
@@ -32,9 +32,7 @@ INLINE_ROW_LIMIT = 20
 
 
 def pretty_json(value: Any) -> SafeString:
-    return format_html(
-        "<pre>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False, default=str)
-    )
+    return format_html("<pre>{}</pre>", strictjson.pretty(value))
 
 
 def json_field(name: str, description: str) -> Any:
@@ -275,9 +273,7 @@ class WorkflowForm(forms.ModelForm):  # type: ignore[type-arg]
             # Start from the latest version: editing is the common case, and an unchanged
             # submission adds no version.
             current = self.instance.current_version().definition
-            self.fields["new_definition"].initial = json.dumps(
-                current, indent=2, ensure_ascii=False
-            )
+            self.fields["new_definition"].initial = strictjson.pretty(current)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -1,4 +1,5 @@
-"""JSON from users, parsed strictly: the API, the editor and the console forms share it.
+"""JSON to and from users. In: parsed strictly (the API, the editor and the console forms
+share it). Out: `pretty`, the one way a page or the admin shows a JSON value.
 
 Python's json accepts NaN/Infinity (which PostgreSQL's jsonb and SQLite's JSON checks then
 refuse with a 500), silently keeps the last of duplicated keys, and raises RecursionError
@@ -13,6 +14,11 @@ from typing import Any
 
 class JsonInputError(ValueError):
     """Not acceptable JSON; the message says why and where."""
+
+
+def pretty(value: Any) -> str:
+    """Indented, non-ASCII kept as it is, anything that is not JSON shown as its text."""
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
 def loads(text: str) -> Any:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from meshhook.strictjson import pretty
 from testruns.models import PARAMETER_NAMES, StepRun, TestRun
-from testruns.presenters import pretty_json
 
 
 @dataclass
@@ -70,7 +70,7 @@ def _stable(value: Any) -> Any:
 
 def _output(step: StepRun | None) -> str:
     value = _value(step)
-    return pretty_json(value) if value is not None else ""
+    return pretty(value) if value is not None else ""
 
 
 def compare_runs(left: TestRun, right: TestRun) -> dict[str, Any]:
@@ -91,8 +91,8 @@ def compare_runs(left: TestRun, right: TestRun) -> dict[str, Any]:
     parameters = [
         ParameterPair(
             name,
-            pretty_json(left.shown_parameters[name]),
-            pretty_json(right.shown_parameters[name]),
+            pretty(left.shown_parameters[name]),
+            pretty(right.shown_parameters[name]),
         )
         for name in PARAMETER_NAMES
     ]

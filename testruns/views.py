@@ -18,6 +18,7 @@ from meshhook.engine import Problem, parse_definition
 from meshhook.htmx import AuthenticatedHtmxRequest
 from meshhook.models import Workflow, WorkflowVersion
 from meshhook.services.projects import can_edit, workflow_for_user_or_404, workflows_for
+from meshhook.strictjson import pretty
 from testruns.compare import compare_runs
 from testruns.models import TestRun
 from testruns.parameters import (
@@ -26,7 +27,7 @@ from testruns.parameters import (
     parse_headers_text,
     validate_parameters,
 )
-from testruns.presenters import pretty_json, run_context
+from testruns.presenters import run_context
 from testruns.queries import (
     CursorError,
     editable_run_or_404,
@@ -112,9 +113,9 @@ def _form_context(
         "workflow": workflow,
         "version": version,
         "values": values,
-        "payload_json": values.get("payload_text") or pretty_json(values.get("payload", {})),
+        "payload_json": values.get("payload_text") or pretty(values.get("payload", {})),
         "mocks_json": values.get("mocks_text")
-        or (pretty_json(values["mocks"]) if values.get("mocks") else ""),
+        or (pretty(values["mocks"]) if values.get("mocks") else ""),
         "header_items": list((values.get("headers") or {}).items()),
         "environments": workflow.project.environments.filter(kind="test"),
         "nodes": [n for n in definition.get("nodes", []) if isinstance(n, dict)],

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from django.contrib.auth.decorators import login_required
 from django.db.models import Case, Value, When
 from django.http import HttpResponse, JsonResponse
@@ -25,6 +22,7 @@ from meshhook.services.projects import (
     workflows_for,
 )
 from meshhook.services.workflows import parse_definition_text, save_definition
+from meshhook.strictjson import pretty
 
 NEW_DEFINITION = {
     "schema_version": 1,
@@ -48,10 +46,6 @@ NEW_DEFINITION = {
     ],
     "edges": [{"source": "hook", "target": "shape"}, {"source": "shape", "target": "send"}],
 }
-
-
-def pretty(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False)
 
 
 def requested_version(request: AuthenticatedHtmxRequest, workflow: Workflow) -> WorkflowVersion:
