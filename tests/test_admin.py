@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection
+from django.db import connection, models
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -72,7 +72,10 @@ def test_every_changelist_and_change_page_renders(
 ) -> None:
     project = personal_project(user)
     ApiToken.issue(user, "ci")
-    objects = [
+    step, event = run.steps.first(), run.events.first()
+    assert step is not None
+    assert event is not None
+    objects: list[models.Model] = [
         project,
         Membership.objects.get(project=project, user=user),
         ApiToken.objects.get(user=user),
@@ -80,8 +83,8 @@ def test_every_changelist_and_change_page_renders(
         run.workflow,
         run.workflow_version,
         run,
-        run.steps.first(),
-        run.events.first(),
+        step,
+        event,
     ]
     for obj in objects:
         model = type(obj)
@@ -232,6 +235,7 @@ def test_revoke_action_revokes_only_active_tokens(admin_client: Client, user: Us
     active.refresh_from_db()
     revoked.refresh_from_db()
     assert active.revoked_at is not None
+    assert revoked.revoked_at is not None
     assert revoked.revoked_at.year == 2020
 
 
@@ -387,6 +391,7 @@ def test_rerun_action_starts_a_linked_console_run(admin_client: Client, run: Tes
 
 
 def test_rerun_action_reports_a_run_it_cannot_repeat(admin_client: Client, run: TestRun) -> None:
+    assert run.environment_id is not None
     Environment.objects.filter(pk=run.environment_id).delete()
     response = post_action(admin_client, TestRun, "rerun_runs", [run.pk])
     page = admin_client.get(response["Location"])

@@ -21,10 +21,11 @@ from meshhook.engine import (
 
 
 def definition(
-    nodes: Sequence[dict[str, Any]],
-    edges: Sequence[dict[str, Any]] = (),
+    nodes: Sequence[object],
+    edges: Sequence[object] = (),
     **top_level: Any,
 ) -> dict[str, Any]:
+    """Any nodes and edges, even ones that are not objects: validation tests need those."""
     return {
         "schema_version": 1,
         "name": "Test workflow",

@@ -45,10 +45,13 @@ async def collect(socket: WebsocketCommunicator, until_seq: int, timeout: float 
     return seqs
 
 
+def _last_seq(run: TestRun) -> int:
+    return RunEvent.objects.filter(run=run).order_by("-seq").values_list("seq", flat=True)[0]
+
+
 async def last_seq(run: TestRun) -> int:
-    return await database_sync_to_async(
-        lambda: RunEvent.objects.filter(run=run).order_by("-seq").values_list("seq", flat=True)[0]
-    )()
+    seq: int = await database_sync_to_async(_last_seq)(run)
+    return seq
 
 
 @pytest.fixture

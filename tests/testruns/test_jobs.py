@@ -88,6 +88,7 @@ def test_run_all_executes_every_step_and_logs_dense_events(
     request = api.log[0][0]
     assert request.headers["X-MeshHook-Test-Run"] == str(run.id)
     call = run.steps.get(node_id="call")
+    assert call.output is not None
     assert call.output["status"] == 201
     assert call.output["data"] == {"id": 7}
     assert call.http
@@ -185,6 +186,7 @@ def test_paused_run_preview_shows_the_resolved_input_of_the_next_step(
     call = run.steps.get(node_id="call")
     assert call.status == "pending"
     assert call.input == {"name": "Ada", "score": 90}
+    assert call.resolved_config is not None
     assert call.resolved_config["method"] == "POST"
 
 
@@ -359,7 +361,7 @@ def test_loop_body_steps_are_recorded_per_iteration(user: User, drain: Any, run_
     assert run.status == RunStatus.PASSED
     body = StepRun.objects.filter(run=run, node_id="double").order_by("iteration")
     assert [s.iteration for s in body] == [0, 1, 2]
-    assert [s.output["value"] for s in body] == [1, 2, 3]
+    assert [s.output for s in body] == [{"value": i, "index": n} for n, i in enumerate([1, 2, 3])]
     assert not StepRun.objects.filter(run=run, node_id="double", iteration__isnull=True).exists()
     assert run.total_steps == 5
 

@@ -138,6 +138,7 @@ def test_request_credentials_are_masked_in_the_trigger_output_and_parameters(
     drain()
     run.refresh_from_db()
     trigger = run.steps.get(node_id="hook").output
+    assert trigger is not None
     assert trigger["headers"]["authorization"] == MASK
     assert trigger["headers"]["x-plain"] == "1"
     assert run.shown_parameters["headers"]["Authorization"] == MASK
