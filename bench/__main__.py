@@ -97,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         stack = Stack(where, logs)
         stack.start_web()
         stack.start_workers(args.workers)
+        stack.wait_web()
         credentials = make_user(where, stack)
         create_workflows(stack, credentials, sizes)
         ctx = Context(sizes, where, stack, table, credentials, args.workers, args.quick)

@@ -45,6 +45,10 @@ def log_in(base_url: str, username: str, password: str) -> str:
         return f"sessionid={session}"
 
 
+class WaitTimeout(BenchError):
+    """What the bench waited for did not come in time."""
+
+
 class Api:
     """Async JSON API calls, one keep-alive connection pool."""
 
@@ -141,9 +145,13 @@ class LiveView:
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
-            if left <= 0:
-                raise BenchError(f"run {self.run_id}: no {'/'.join(sorted(kinds))} in time")
-            frame, types = await self.next_frame(left)
+            try:
+                if left <= 0:
+                    raise TimeoutError
+                frame, types = await self.next_frame(left)
+            except TimeoutError:
+                what = "/".join(sorted(kinds))
+                raise WaitTimeout(f"run {self.run_id}: no {what} in {timeout:.0f} s") from None
             if any(seq > after and kind in kinds for seq, kind in types.items()):
                 return frame
 

@@ -29,6 +29,10 @@ class Sizes:
     rss_first: int = 1_000
     rss_then: int = 10_000
     eventlog_events: int = 2_000
+    # Time budgets (s): a slow system gets a partial figure, said so, never a hung bench.
+    flood_budget_s: float = 600
+    load_budget_s: float = 600
+    rss_budget_s: float = 1_200
 
 
 # Checks that every part of the harness works, in well under a minute on a quiet machine
@@ -42,15 +46,18 @@ QUICK = Sizes(
     click_runs=1,
     events_loop_items=100,
     events_body=1,
-    throughput_runs=20,
+    throughput_runs=12,
     throughput_clients=4,
     history_runs=10_000,
     history_workflows=10,
     history_depth=5_000,
     history_repeats=5,
-    rss_first=20,
-    rss_then=60,
-    eventlog_events=200,
+    rss_first=10,
+    rss_then=30,
+    eventlog_events=50,
+    flood_budget_s=60,
+    load_budget_s=60,
+    rss_budget_s=90,
 )
 FULL = Sizes()
 

@@ -1,5 +1,5 @@
-"""The bench's user, token, session and workflows, made the way a user makes them:
-`manage.py createsuperuser`, `manage.py create_api_token`, the login form, and
+"""The bench's user, token, session and workflows, made the way a user makes them where
+that is part of what is measured: `manage.py create_api_token`, the login form and
 `POST /api/workflows`."""
 
 from __future__ import annotations
@@ -7,8 +7,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import subprocess
-import sys
 from typing import Any
 
 import httpx
@@ -17,7 +15,7 @@ from bench.client import Credentials, log_in
 from bench.config import Services, Sizes
 from bench.context import CHAIN, FIVE, FIVE_RSS, FLOOD, USERNAME
 from bench.definitions import event_flood, transform_chain
-from bench.stack import ROOT, Stack, child_env, manage
+from bench.stack import Stack, child_env, manage
 from bench.stats import BenchError
 
 
@@ -34,15 +32,14 @@ def configure_django(services: Services) -> None:
 
 
 def make_user(services: Services, stack: Stack) -> Credentials:
+    """A superuser (the admin changelist is one of the figures) with a personal project,
+    an API token from `manage.py create_api_token`, and a session from the login form."""
+    from django.contrib.auth import get_user_model
+
     password = secrets.token_urlsafe(16)
-    env = child_env(services) | {"DJANGO_SUPERUSER_PASSWORD": password}
-    done = subprocess.run(
-        [sys.executable, "manage.py", "createsuperuser", "--noinput",
-         "--username", USERNAME, "--email", "bench@example.com"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise BenchError(f"createsuperuser failed: {done.stderr[-1000:]}")
+    get_user_model()._default_manager.db_manager().create_superuser(
+        USERNAME, "bench@example.com", password
+    )
     token = manage(services, "create_api_token", USERNAME, "--name", "bench").strip()
     return Credentials(token=token, cookie=log_in(stack.base_url, USERNAME, password))
 

@@ -147,9 +147,13 @@ class Stack:
         return f"http://{HOST}:{self.port}"
 
     def start_web(self) -> None:
+        """daphne, started; `wait_web()` returns once it answers."""
         daphne = str(Path(sys.executable).with_name("daphne"))
         argv = [daphne, "-b", HOST, "-p", str(self.port), "meshhook.asgi:application"]
         self.web = Child("web", argv, self.env, self.logs)
+
+    def wait_web(self) -> None:
+        assert self.web is not None
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if not self.web.alive():
