@@ -1,55 +1,67 @@
 """Live run view over a websocket: HTML fragments from the run page's own partials.
 
-Protocol: the page connects, then sends `{"after": <last seq it shows>}` (on every
-reconnect too). The consumer replays everything after that from the database and from
-then on sends each batch it is woken for. It tracks the last seq it sent, so a line is
-never sent twice and, because it always reads from the database, never skipped.
+Protocol: the page connects, then sends a `Resume` message, `{"after": <last seq it
+shows>}` (on every reconnect too). The consumer replays what changed after that from the
+database and from then on sends what each `RunChanged` wake-up brings, as deltas (see
+testruns.live). It tracks the last seq it sent, so a line is never sent twice and,
+because it always reads from the database, never skipped. Anything else the browser sends
+is ignored; nothing it sends can close the socket.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import logging
+from typing import Any, Literal, TypedDict
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.template.loader import render_to_string
 
-from meshhook.services.projects import membership_for
-from testruns.eventlog import run_group
-from testruns.models import RunEvent, TestRun
-from testruns.presenters import run_context
+from meshhook.services.projects import can_edit
+from testruns.broadcast import run_group
+from testruns.live import LiveView, render_update
+from testruns.models import TestRun
 from testruns.queries import user_can_view_run
 
+logger = logging.getLogger(__name__)
+
 FORBIDDEN = 4403
-MAX_EVENTS_PER_MESSAGE = 500
+MAX_SEQ = 2**31 - 1  # seq is a PositiveIntegerField
+MAX_MESSAGE_CHARS = 200  # a resume message is ~20 characters; anything longer is not one
+
+
+class RunChanged(TypedDict):
+    """What `testruns.broadcast` sends to the run's group: events up to `last_seq` exist."""
+
+    type: Literal["run.changed"]
+    last_seq: int
+
+
+class Resume(TypedDict):
+    """What the page sends on every (re)connect: the seq of the last log line it shows."""
+
+    after: int
+
+
+def parse_resume(text: str | None) -> Resume | None:
+    """The browser's message as a `Resume`, or None for anything malformed."""
+    if not text or len(text) > MAX_MESSAGE_CHARS:
+        return None
+    try:
+        message: Any = json.loads(text)
+    except ValueError:  # not JSON, or an integer too long to parse
+        return None
+    if not isinstance(message, dict):
+        return None
+    after = message.get("after")
+    # bool is an int in Python; 1e309 parses as a float (inf); both are refused.
+    if type(after) is not int or not 0 <= after <= MAX_SEQ:
+        return None
+    return {"after": after}
 
 
 def can_control(user: Any, run_id: str) -> bool:
-    run = TestRun.objects.select_related("project").get(pk=run_id)
-    membership = membership_for(user, run.project)
-    return membership is not None and membership.can_edit
-
-
-def render_update(run_id: str, after: int, *, controls: bool) -> tuple[str, int]:
-    """The fragments for events after `after`, with the run's state as of after them."""
-    # Events first, state second: the state drawn is then at least as new as the last
-    # line sent, so a commit landing between the two reads can never leave a stale step.
-    events = list(
-        RunEvent.objects.filter(run__pk=run_id, seq__gt=after).order_by("seq")[
-            :MAX_EVENTS_PER_MESSAGE
-        ]
-    )
-    if not events:
-        return "", after
-    run = TestRun.objects.select_related(
-        "workflow", "workflow_version", "triggered_by", "source_run"
-    ).get(pk=run_id)
-    context = run_context(run, events_after=None)
-    context["events"] = events
-    context["can_control"] = controls
-    html = render_to_string("testruns/run_detail.html#live_update", context)
-    return html, events[-1].seq
+    return can_edit(user, TestRun.objects.select_related("project").get(pk=run_id).project)
 
 
 class TestRunConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels ships no types
@@ -57,12 +69,12 @@ class TestRunConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels
 
     run_id: str
     group: str
-    last_sent: int | None
     controls: bool
+    view: LiveView | None
 
     async def connect(self) -> None:
         self.run_id = str(self.scope["url_route"]["kwargs"]["run_id"])
-        self.last_sent = None
+        self.view = None
         user = self.scope.get("user")
         await self.accept()
         if user is None or not await database_sync_to_async(user_can_view_run)(user, self.run_id):
@@ -77,28 +89,36 @@ class TestRunConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        try:
-            message: Any = json.loads(text_data or "")
-            after = int(message["after"])
-        except (ValueError, TypeError, KeyError):
-            return  # not a resume message; nothing else is accepted from the browser
-        if not getattr(self, "group", None):
+        resume = parse_resume(text_data)
+        if resume is None or not getattr(self, "group", None):
             return
-        self.last_sent = max(0, after)
+        # What the page shows is all the consumer knows of it: start a fresh view there.
+        self.view = LiveView(self.run_id, resume["after"], controls=self.controls)
         await self.send_pending()
 
-    async def run_changed(self, event: dict[str, Any]) -> None:
-        if self.last_sent is None or event.get("last_seq", 0) <= self.last_sent:
+    async def run_changed(self, message: RunChanged) -> None:
+        last_seq = message.get("last_seq")
+        if self.view is None:
+            return
+        if isinstance(last_seq, int) and last_seq <= self.view.after:
             return
         await self.send_pending()
 
     async def send_pending(self) -> None:
-        assert self.last_sent is not None
+        view = self.view
+        assert view is not None
         while True:
-            html, last = await database_sync_to_async(render_update)(
-                self.run_id, self.last_sent, controls=self.controls
-            )
-            if not html:
+            try:
+                frames = await database_sync_to_async(view.next_frames)()
+            except Exception:
+                # A database hiccup must not close the page's socket; the next wake-up (or
+                # the page's own resume) picks up from the same seq.
+                logger.exception("Live update of test run %s failed", self.run_id)
                 return
-            await self.send(text_data=html)
-            self.last_sent = last
+            if not frames:
+                return
+            for frame in frames:
+                await self.send(text_data=frame)
+
+
+__all__ = ["Resume", "RunChanged", "TestRunConsumer", "parse_resume", "render_update"]

@@ -1,71 +1,216 @@
-"""What the run page shows, built once for the page, HTMX fragments and socket pushes."""
+"""What the run page shows, built once for the page, HTMX fragments and socket pushes.
+
+Big values never travel whole: a JSON value over INLINE_JSON_BYTES is drawn as a preview
+with its size, and the full value is fetched on demand (testruns.step_views). Loop
+iterations are grouped under their loop and paged (testruns.loops), so a run with
+20,000 step rows draws its top-level steps, a few aggregates and one page per loop.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from meshhook.graphlayout import TYPE_NAMES, layout
-from testruns.models import RunEvent, StepRun, StepStatus, TestRun
+from django.urls import reverse
+from django.utils import timezone
 
-LARGE_JSON_CHARS = 4000
+from meshhook.graphlayout import TYPE_NAMES, GraphLayout, layout
+from testruns import loops
+from testruns.loops import EventProgress, IterationPage, LoopSummary
+from testruns.models import RunEvent, StepRun, StepStatus, TestRun
+from testruns.serializers import run_socket_path
+
+INLINE_JSON_BYTES = 16 * 1024
+PREVIEW_CHARS = 2_000
+# "Show all" puts the value in the page; past this size only the download is offered.
+SHOW_ALL_MAX_BYTES = 2_000_000
+# A step whose shown values add up to more than this loads its details when opened, so
+# that no single piece of a push can come near the frame limit.
+LAZY_ROW_CHARS = 96 * 1024
+LOG_TAIL = 1_000
+# A log line shows at most this much of its message (the API and export have it all).
+MESSAGE_CHARS = 8_000
+JSON_FIELDS = loops.JSON_FIELDS
 
 
 def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
+@dataclass(frozen=True)
+class JsonView:
+    """A JSON value as a step shows it: whole when small, else a preview and its size."""
+
+    label: str
+    text: str
+    size: int  # bytes of the whole value as pretty JSON (what the download is)
+    truncated: bool
+    url: str
+    dom_id: str
+
+    @property
+    def can_show_all(self) -> bool:
+        return self.size <= SHOW_ALL_MAX_BYTES
+
+
+def json_view(value: Any, *, label: str, url: str, dom_id: str, whole: bool = False) -> JsonView:
+    text = pretty_json(value)
+    size = len(text.encode())
+    if whole or size <= INLINE_JSON_BYTES:
+        return JsonView(label, text, size, False, url, dom_id)
+    cut = text.rfind("\n", 0, PREVIEW_CHARS)
+    return JsonView(label, text[: cut if cut > 0 else PREVIEW_CHARS], size, True, url, dom_id)
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One event as a log line: formatted here, not by template filters, because a push
+    can carry thousands of them (Django's `date` filter alone costs ~60 µs a line)."""
+
+    seq: int
+    level: str
+    type: str
+    node_id: str
+    iteration: int | None
+    time: str
+    message: str
+
+
+def log_lines(events: list[RunEvent]) -> list[LogLine]:
+    zone = timezone.get_current_timezone()
+    return [
+        LogLine(
+            seq=event.seq,
+            level=event.level,
+            type=event.type,
+            node_id=event.node_id,
+            iteration=event.iteration,
+            time=event.ts.astimezone(zone).strftime("%H:%M:%S.%f")[:12],
+            message=event.message
+            if len(event.message) <= MESSAGE_CHARS
+            else event.message[: MESSAGE_CHARS - 1] + "…",
+        )
+        for event in events
+    ]
+
+
+@dataclass(frozen=True)
+class ExchangeView:
+    attempt: Any
+    status: Any
+    duration_ms: Any
+    error: str
+    request: JsonView
+    response: JsonView
+
+
 @dataclass
 class StepView:
     step: StepRun
     type_name: str
-    input_json: str
-    output_json: str
-    config_json: str
-    http: list[dict[str, Any]]
-    large: bool
+    dom_id: str
+    is_next: bool
+    body_url: str
+    lazy: bool  # the details load when opened (iterations, oversized steps)
+    input: JsonView | None = None
+    output: JsonView | None = None
+    config: JsonView | None = None
+    http: list[ExchangeView] = field(default_factory=list)
+    loop: LoopGroup | None = None
 
     @property
     def status(self) -> str:
         return self.step.display_status
 
+    @property
+    def editable_input(self) -> str | None:
+        """The input as editable text, or None when it is too large to edit in the page."""
+        if self.input is None:
+            return "null"
+        return None if self.input.truncated else self.input.text
 
-def step_view(step: StepRun) -> StepView:
-    input_json = pretty_json(step.input) if step.input is not None else ""
-    output_json = pretty_json(step.output) if step.output is not None else ""
-    return StepView(
+
+@dataclass
+class LoopGroup:
+    summary: LoopSummary
+    page: IterationPage | None  # None: loaded when the iterations are opened
+    rows: list[StepView]
+
+    @property
+    def open(self) -> bool:
+        return self.page is not None and self.summary.recorded <= self.summary.per_page
+
+
+def step_dom_id(step: StepRun) -> str:
+    suffix = f"-{step.iteration}" if step.iteration is not None else ""
+    return f"step-{step.node_id}{suffix}"
+
+
+def step_view(step: StepRun, *, next_node: str = "", lazy: bool = False) -> StepView:
+    """`lazy` touches none of the JSON columns (they may be deferred)."""
+    run_id = step.run_id
+
+    def value_url(part: str) -> str:
+        return reverse("testrun_step_value", args=[run_id, step.pk, part])
+
+    view = StepView(
         step=step,
         type_name=TYPE_NAMES.get(step.node_type, step.node_type),
-        input_json=input_json,
-        output_json=output_json,
-        config_json=pretty_json(step.resolved_config) if step.resolved_config is not None else "",
-        http=[
-            {
-                **exchange,
-                "request_json": pretty_json(exchange.get("request")),
-                "response_json": pretty_json(exchange.get("response")),
-            }
-            for exchange in (step.http or [])
-        ],
-        large=len(input_json) + len(output_json) > LARGE_JSON_CHARS,
+        dom_id=step_dom_id(step),
+        is_next=bool(next_node) and step.node_id == next_node and step.iteration is None,
+        body_url=reverse("testrun_step", args=[run_id, step.pk]),
+        lazy=lazy,
     )
+    if lazy:
+        return view
+    prefix = f"{step.pk}"
+    if step.input is not None:
+        view.input = json_view(step.input, label="Input", url=value_url("input"),
+                               dom_id=f"in-{prefix}")  # fmt: skip
+    if step.output is not None:
+        view.output = json_view(step.output, label="Output", url=value_url("output"),
+                                dom_id=f"out-{prefix}")  # fmt: skip
+    if step.resolved_config is not None:
+        view.config = json_view(step.resolved_config, label="Rendered config",
+                                url=value_url("config"), dom_id=f"cfg-{prefix}")  # fmt: skip
+    for number, exchange in enumerate(step.http or [], start=1):
+        if not isinstance(exchange, dict):
+            continue
+        response = exchange.get("response")
+        view.http.append(
+            ExchangeView(
+                attempt=exchange.get("attempt", number),
+                status=response.get("status") if isinstance(response, dict) else None,
+                duration_ms=exchange.get("duration_ms"),
+                error=str(exchange.get("error") or ""),
+                request=json_view(exchange.get("request"), label="Request",
+                                  url=value_url(f"request-{number}"),
+                                  dom_id=f"req-{prefix}-{number}"),
+                response=json_view(response, label="Response",
+                                   url=value_url(f"response-{number}"),
+                                   dom_id=f"resp-{prefix}-{number}"),
+            )
+        )  # fmt: skip
+    shown = [view.input, view.output, view.config]
+    shown += [v for x in view.http for v in (x.request, x.response)]
+    if sum(len(v.text) for v in shown if v is not None) > LAZY_ROW_CHARS:
+        return step_view(step, next_node=next_node, lazy=True)
+    return view
 
 
-def node_statuses(steps: list[StepRun]) -> dict[str, str]:
+def node_statuses(top_level: list[StepRun], body: dict[str, set[str]]) -> dict[str, str]:
     """One colour per graph node; a loop body node shows its worst iteration."""
     rank = {"failed": 5, "running": 4, "mocked": 3, "succeeded": 2, "skipped": 1, "pending": 0}
-    statuses: dict[str, str] = {}
-    for step in steps:
-        status = step.display_status
-        if rank.get(status, 0) >= rank.get(statuses.get(step.node_id, "pending"), 0):
-            statuses[step.node_id] = status
+    statuses = {step.node_id: step.display_status for step in top_level}
+    for node_id, seen in body.items():
+        statuses[node_id] = max(seen, key=lambda status: rank.get(status, 0))
     return statuses
 
 
 def waterfall(steps: list[StepRun]) -> dict[str, Any]:
     """Bars for the timing waterfall of the top-level steps that ran."""
-    timed = [s for s in steps if s.started_at and s.iteration is None]
+    timed = [s for s in steps if s.started_at and s.iteration is None and not s.parent_node_id]
     if not timed:
         return {"rows": [], "height": 0, "total_ms": 0, "ticks": []}
     origin = min(s.started_at for s in timed if s.started_at)
@@ -96,35 +241,148 @@ def waterfall(steps: list[StepRun]) -> dict[str, Any]:
     }
 
 
+class RunState:
+    """A run's drawable state, read with as few rows as the page needs.
+
+    Top-level steps are read once (with or without their JSON); loop bodies only as
+    aggregates, plus one page of iterations where a page is wanted."""
+
+    def __init__(
+        self,
+        run: TestRun,
+        *,
+        progress: EventProgress | None = None,
+        items: dict[str, int | None] | None = None,
+        with_json: bool = True,
+    ) -> None:
+        self.run = run
+        self.definition: dict[str, Any] = run.workflow_version.definition
+        self.bodies = loops.loop_bodies(self.definition)
+        rows = run.steps.filter(parent_node_id="")
+        self.top_level: list[StepRun] = (
+            rows if with_json else rows.defer(*JSON_FIELDS)
+        ).in_run_order()
+        self.next_node = run.paused_before if run.status == "paused" else ""
+        self.progress = progress
+        self.items = items if items is not None else {}
+        self._summaries: dict[str, LoopSummary] | None = None
+        self._statuses: dict[str, str] | None = None
+
+    def loop_rows(self) -> dict[str, StepRun]:
+        return {s.node_id: s for s in self.top_level if s.node_id in self.bodies}
+
+    def summaries(self) -> dict[str, LoopSummary]:
+        if self._summaries is None:
+            loop_rows = self.loop_rows()
+            counts = loops.recorded_counts(self.run, loop_rows)
+            summaries = {}
+            for loop_id, row in loop_rows.items():
+                if row.status == StepStatus.RUNNING and loop_id not in self.items:
+                    known = self.progress.items.get(loop_id) if self.progress else None
+                    self.items[loop_id] = known or loops.expected_items(self.run, loop_id)
+                summaries[loop_id] = loops.summarise(
+                    row, self.bodies[loop_id], counts.get(loop_id, (0, 0)), self.progress,
+                    self.items.get(loop_id),
+                )  # fmt: skip
+            self._summaries = summaries
+        return self._summaries
+
+    def running_loops(self) -> list[LoopSummary]:
+        return [s for s in self.summaries().values() if s.running]
+
+    def statuses(self) -> dict[str, str]:
+        if self._statuses is None:
+            body = loops.body_statuses(self.run, self.bodies)
+            self._statuses = node_statuses(self.top_level, body)
+        return self._statuses
+
+    def graph(self) -> GraphLayout:
+        return layout(self.definition, self.statuses())
+
+    def loop_group(self, view: StepView, *, page: int | None = 1) -> LoopGroup:
+        summary = self.summaries()[view.step.node_id]
+        if page is None:
+            return LoopGroup(summary, None, [])
+        listing = loops.iteration_page(self.run, view.step, summary, page=page, only_failed=False)
+        rows = [step_view(row, lazy=True) for row in listing.rows]
+        return LoopGroup(summary, listing, rows)
+
+    def row(self, step: StepRun, *, loop_page: int | None = None) -> StepView:
+        view = step_view(step, next_node=self.next_node)
+        if step.node_id in self.bodies:
+            view.loop = self.loop_group(view, page=loop_page)
+        return view
+
+    def next_step(self) -> StepView | None:
+        step = next((s for s in self.top_level if s.node_id == self.next_node), None)
+        if step is not None and "input" in step.get_deferred_fields():
+            step = self.run.steps.get(pk=step.pk)
+        return step_view(step, next_node=self.next_node) if step is not None else None
+
+    def header_context(self) -> dict[str, Any]:
+        return {"run": self.run, "running_loops": self.running_loops()}
+
+
+def iteration_rows_shown_inline(summary: LoopSummary) -> bool:
+    """Small or finished-in-one-page loops list their items at once; big ones on demand."""
+    return summary.recorded <= summary.per_page and not summary.running
+
+
 def run_context(run: TestRun, *, events_after: int | None = 0) -> dict[str, Any]:
     """Everything the run page's partials need. `events_after=None` loads no events.
 
-    Events are read before the run's state, so the state drawn is at least as new as the
-    last event shown: the page then never shows an old status next to a newer log line
-    (after which the socket, resuming from that line, would have nothing left to send).
+    The log shows the last LOG_TAIL events (earlier ones load on demand). Events are read
+    before the run's state, so the state drawn is at least as new as the last event shown:
+    the page then never shows an old status next to a newer log line (after which the
+    socket, resuming from that line, would have nothing left to send).
     """
-    events = (
-        list(RunEvent.objects.filter(run=run, seq__gt=events_after).order_by("seq"))
-        if events_after is not None
-        else []
-    )
-    if events:
+    events: list[RunEvent] = []
+    if events_after is not None:
+        tail = list(run.events.filter(seq__gt=events_after).order_by("-seq")[: LOG_TAIL + 1])
+        events = tail[:LOG_TAIL][::-1]
+        earlier = len(tail) > LOG_TAIL
         run.refresh_from_db()
-    steps = run.steps.in_run_order()
-    statuses = node_statuses(steps)
-    next_node = run.paused_before if run.status == "paused" else ""
-    next_step = next((s for s in steps if s.node_id == next_node and s.iteration is None), None)
-    definition = run.workflow_version.definition
+    else:
+        earlier = False
+    state = RunState(run)
+    progress: EventProgress | None = None
+    loop_rows = state.loop_rows()
+    if any(row.status == StepStatus.RUNNING for row in loop_rows.values()):
+        progress = EventProgress(state.bodies)
+        progress.load(run.pk, events[-1].seq if events else run.last_seq)
+        state.progress = progress
+    steps = []
+    for step in state.top_level:
+        view = step_view(step, next_node=state.next_node)
+        if step.node_id in state.bodies:
+            summary = state.summaries()[step.node_id]
+            view.loop = state.loop_group(
+                view, page=1 if iteration_rows_shown_inline(summary) else None
+            )
+        steps.append(view)
+    live = run.is_active
     return {
         "run": run,
-        "steps": [step_view(s) for s in steps],
-        "graph": layout(definition, statuses),
-        "next_node": next_node,
-        "next_step": step_view(next_step) if next_step else None,
-        "events": events,
-        "waterfall": waterfall(steps),
-        "node_ids": [n["id"] for n in definition.get("nodes", []) if isinstance(n, dict)],
+        # The steps the page lists, in its order (a loop's shown items follow the loop);
+        # `step_rows` is the same as the template draws it: loops with their items inside.
+        "steps": [row for view in steps for row in [view, *(view.loop.rows if view.loop else [])]],
+        "step_rows": steps,
+        "graph": state.graph(),
+        "next_node": state.next_node,
+        "next_step": state.next_step(),
+        "events": log_lines(events),
+        "earlier_before": events[0].seq if earlier and events else None,
+        "waterfall": waterfall(state.top_level),
+        "node_ids": [n["id"] for n in state.definition.get("nodes", []) if isinstance(n, dict)],
         "breakpoints": run.breakpoints,
-        "parameters_json": pretty_json(run.shown_parameters),
+        "parameters": json_view(
+            run.shown_parameters,
+            label="Parameters",
+            url=reverse("testrun_value", args=[run.id, "parameters"]),
+            dom_id="run-params",
+        ),
+        "running_loops": state.running_loops(),
         "pending": StepStatus.PENDING,
+        "live": live,
+        "ws_path": run_socket_path(run.id),
     }

@@ -100,78 +100,176 @@
   });
 
   // --- Live run page ------------------------------------------------------------------
-  function lastSeq() {
-    var lines = document.querySelectorAll("#run-log .log-line");
-    return lines.length ? parseInt(lines[lines.length - 1].dataset.seq, 10) : 0;
-  }
   // The socket tells the server which events the page already has, on every (re)connect,
-  // so the server sends exactly the missing ones.
-  var retries = 0;
-  document.addEventListener("htmx:wsOpen", function (e) {
-    retries = 0;
-    e.detail.socketWrapper.send(JSON.stringify({ after: lastSeq() }), e.target);
-    setLive(true);
-  });
-  document.addEventListener("htmx:wsClose", function (e) {
-    setLive(false);
-    var code = e.detail.event.code;
-    // htmx itself reconnects after 1006/1011/1012/1013; 4403 means "not yours". Any
-    // other drop is reconnected here, backing off, for as long as the page is open.
-    if ([1006, 1011, 1012, 1013, 4403].indexOf(code) < 0) {
-      var delay = Math.min(10000, 300 * Math.pow(2, retries++));
-      setTimeout(function () { e.detail.socketWrapper.reconnect(); }, delay);
-    }
-  });
-  function setLive(on) {
+  // so the server sends exactly the missing ones. After LOST_AFTER failed connects the page
+  // says so and polls the events API instead, until the socket is back or the run is over.
+  var LOST_AFTER = 3, POLL_MS = 1500, QUIET_MS = 20000;
+  var FINISHED = /^(passed|failed|cancelled|error)$/;
+  var live = { failures: 0, polling: false, timer: null, lastMessage: 0, socket: null };
+
+  function logBox() { return document.getElementById("run-log"); }
+  function lastSeq() {
+    var line = logBox() && logBox().lastElementChild;
+    while (line && !line.dataset.seq) line = line.previousElementSibling;
+    return line ? parseInt(line.dataset.seq, 10) : 0;
+  }
+  function runStatus() {
+    var status = document.getElementById("run-status");
+    return status ? status.textContent.trim() : "";
+  }
+  function socketElt() { return document.getElementById("run-socket"); }
+  function isOver() {
+    var elt = socketElt();
+    return !elt || elt.dataset.live !== "1" || FINISHED.test(runStatus());
+  }
+  function showLive(state) {
     var dot = document.getElementById("live-indicator");
     if (!dot) return;
-    var status = document.getElementById("run-status");
-    var finished = status && /passed|failed|cancelled|error/.test(status.textContent);
-    dot.classList.toggle("on", on && !finished);
-    dot.textContent = finished ? "Finished" : on ? "Live" : "Offline";
+    if (FINISHED.test(runStatus())) state = "finished";
+    var text = { live: "Live", connecting: "Reconnecting…", lost: "Live view lost — retrying",
+                 finished: "Finished", offline: "Offline" }[state];
+    dot.textContent = text;
+    dot.className = "live-dot" + (state === "live" ? " on" : state === "lost" ? " lost" : "");
   }
-  function applyLogFilters() {
+  // htmx reconnects after 1006/1011/1012/1013 with this back-off (its default waits up to 64 s).
+  if (window.htmx) htmx.config.wsReconnectDelay = function (retries) {
+    return Math.min(8000, 400 * Math.pow(2, retries)) * (0.5 + Math.random() / 2);
+  };
+  document.addEventListener("htmx:wsOpen", function (e) {
+    live.failures = 0;
+    live.socket = e.detail.socketWrapper;
+    live.lastMessage = Date.now();
+    stopPolling();
+    e.detail.socketWrapper.send(JSON.stringify({ after: lastSeq() }), e.target);
+    showLive("live");
+  });
+  document.addEventListener("htmx:wsClose", function (e) {
+    live.socket = null;
+    var code = e.detail.event.code;
+    if (code === 4403 || isOver()) { showLive("offline"); return; }
+    live.failures++;
+    if (live.failures >= LOST_AFTER) startPolling(); else showLive("connecting");
+    // htmx itself reconnects after 1006/1011/1012/1013; any other drop is retried here.
+    if ([1006, 1011, 1012, 1013].indexOf(code) < 0) {
+      var wrapper = e.detail.socketWrapper;
+      setTimeout(function () { if (!isOver()) wrapper.reconnect(); }, htmx.config.wsReconnectDelay(live.failures));
+    }
+  });
+  document.addEventListener("htmx:wsAfterMessage", function () {
+    live.lastMessage = Date.now();
+    afterUpdate();
+  });
+  // A push can replace the socket element itself (the run is over): htmx then closes it.
+  document.addEventListener("htmx:oobAfterSwap", function (e) {
+    if (e.target.id === "run-socket") { stopPolling(); afterUpdate(); }
+  });
+  // An open step stays open when the server redraws its row; a line the page already has
+  // (a resume racing a push) is not added twice.
+  document.addEventListener("htmx:oobBeforeSwap", function (e) {
+    var target = e.detail.target, fragment = e.detail.fragment;
+    if (target.tagName === "DETAILS" && target.open && fragment.firstElementChild) {
+      fragment.firstElementChild.setAttribute("open", "");
+    }
+    if (target.id === "run-log") {
+      var last = lastSeq();
+      fragment.querySelectorAll(".log-line").forEach(function (line) {
+        if (parseInt(line.dataset.seq, 10) <= last) line.remove();
+      });
+    }
+  });
+
+  function startPolling() {
+    showLive("lost");
+    if (live.polling) return;
+    live.polling = true;
+    poll();
+  }
+  function stopPolling() {
+    live.polling = false;
+    clearTimeout(live.timer);
+  }
+  function schedule(ms) {
+    clearTimeout(live.timer);
+    if (live.polling) live.timer = setTimeout(poll, ms);
+  }
+  // Ask the events API whether anything is new, then fetch what changed as the socket would
+  // have pushed it (the same fragments); stop once the run is over and everything is shown.
+  function poll() {
+    var elt = socketElt();
+    if (!live.polling || !elt) return;
+    var after = lastSeq();
+    fetch(elt.dataset.eventsUrl + "?limit=1&after=" + after, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
+      .then(function (data) {
+        if (data.events.length) {
+          return htmx.ajax("GET", elt.dataset.updatesUrl + "?after=" + after, { source: elt, swap: "none" })
+            .then(function () { afterUpdate(); schedule(lastSeq() > after ? 0 : POLL_MS); });
+        }
+        if (FINISHED.test(data.run_status)) { stopPolling(); afterUpdate(); return; }
+        schedule(POLL_MS);
+      })
+      .catch(function () { schedule(POLL_MS * 2); });
+  }
+  // A quiet open socket re-states where the page is: a lost wake-up costs seconds, not the rest.
+  setInterval(function () {
+    if (live.socket && !isOver() && Date.now() - live.lastMessage > QUIET_MS) {
+      live.lastMessage = Date.now();
+      live.socket.send(JSON.stringify({ after: lastSeq() }));
+    }
+  }, 5000);
+
+  function afterUpdate() {
+    showLive(live.polling ? "lost" : live.socket ? "live" : "offline");
+    applyLogFilters(true);
+    follow();
+    ticker();
+    initEditors(document);
+  }
+
+  function applyLogFilters(newOnly) {
     var level = document.getElementById("log-level");
     var step = document.getElementById("log-step");
     if (!level || !step) return;
     var order = { debug: 0, info: 1, warning: 2, error: 3 };
     var min = order[level.value] || 0;
-    document.querySelectorAll("#run-log .log-line").forEach(function (line) {
+    var lines = document.querySelectorAll(newOnly ? "#run-log .log-line:not([data-f])" : "#run-log .log-line");
+    lines.forEach(function (line) {
       var hide = (order[line.dataset.level] || 0) < min || (step.value && line.dataset.node !== step.value);
       line.classList.toggle("hidden", !!hide);
+      line.dataset.f = "1";
     });
   }
   function follow() {
-    var box = document.getElementById("run-log");
+    var box = logBox();
     var toggle = document.getElementById("log-follow");
     if (box && toggle && toggle.checked) box.scrollTop = box.scrollHeight;
   }
   document.addEventListener("change", function (e) {
-    if (e.target.id === "log-level" || e.target.id === "log-step") applyLogFilters();
+    if (e.target.id === "log-level" || e.target.id === "log-step") applyLogFilters(false);
     if (e.target.id === "log-follow") follow();
   });
-  document.addEventListener("htmx:wsAfterMessage", function () {
-    setLive(true);
-    applyLogFilters();
-    follow();
-    tick();
-    initEditors(document);
-  });
 
-  // Live duration of a running run.
+  // Live duration of a running run; the timer runs only while something is running.
+  var tickTimer = null;
   function tick() {
-    document.querySelectorAll("[data-running-since]").forEach(function (el) {
+    var running = document.querySelectorAll("[data-running-since]");
+    running.forEach(function (el) {
       var since = Date.parse(el.dataset.runningSince);
       if (!isNaN(since)) el.textContent = Math.max(0, (Date.now() - since) / 1000).toFixed(1) + " s";
     });
+    return running.length > 0;
   }
-  setInterval(tick, 250);
+  function ticker() {
+    if (tick() && !tickTimer) tickTimer = setInterval(function () {
+      if (!tick()) { clearInterval(tickTimer); tickTimer = null; }
+    }, 250);
+  }
 
   function init(root) {
     initEditors(root);
-    applyLogFilters();
+    applyLogFilters(true);
     follow();
-    tick();
+    ticker();
   }
   document.addEventListener("DOMContentLoaded", function () { init(document); });
   document.addEventListener("htmx:afterSettle", function (e) { init(e.target); });

@@ -1,0 +1,222 @@
+"""The run page's live updates: what changed since the last push, as htmx OOB fragments.
+
+A `LiveView` belongs to one socket (or one poll request). It remembers the last seq it sent
+and a fingerprint of every piece of the page it drew, so a push carries the new log lines
+and only the pieces whose state changed (header, the step rows the events name, a loop's
+progress, the graph…), never the whole run. Frames stay under MAX_FRAME_BYTES: a large
+backlog of events is cut into several frames by size, not by count.
+
+Events are read before the state, so what is drawn is at least as new as the last line
+sent; every state change is written with (or before) an event, so the events after the
+page's last line name everything that can differ from what the page shows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.template.loader import render_to_string
+
+from testruns.loops import EventProgress
+from testruns.models import RunEvent, StepRun, TestRun
+from testruns.presenters import (
+    JSON_FIELDS,
+    MESSAGE_CHARS,
+    RunState,
+    log_lines,
+    step_view,
+    waterfall,
+)
+
+logger = logging.getLogger(__name__)
+
+PAGE = "testruns/run_detail.html#"
+MAX_FRAME_BYTES = 256 * 1024
+LOG_CHUNK_BYTES = 160 * 1024
+MAX_EVENTS_PER_READ = 2_000
+# What one log line costs in a frame besides its text, and the text shown at most.
+LINE_OVERHEAD_BYTES = 420
+RUN_EVENTS = {"run_queued", "run_started", "run_paused", "run_resumed", "run_finished"}
+
+
+def render(name: str, context: dict[str, Any]) -> str:
+    return render_to_string(PAGE + name, {"oob": True, **context})
+
+
+def _digest(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+def _row_fingerprint(step: StepRun, run: TestRun, next_node: str) -> tuple[Any, ...]:
+    # Run-wide facts are in it too: a step's buttons depend on the run being paused or over.
+    return (
+        step.status, step.mocked, step.attempts, step.duration_ms, step.started_at,
+        step.completed_at, step.input_overridden, step.reused, step.node_id == next_node,
+        run.status, run.workflow_version_id,
+    )  # fmt: skip
+
+
+class LiveView:
+    def __init__(self, run_id: Any, after: int, *, controls: bool) -> None:
+        self.run_id = run_id
+        self.after = after
+        self.controls = controls
+        self.sent: dict[str, Any] = {}
+        self.progress: EventProgress | None = None
+        self.items: dict[str, int | None] = {}
+        self.closed = False
+
+    def next_frames(self, max_events: int = MAX_EVENTS_PER_READ) -> list[str]:
+        """Frames for the events after `after` (at most `max_events` of them) and the state
+        they changed; [] when there is nothing new. Moves `after` past what it returns."""
+        events = list(
+            RunEvent.objects.filter(run_id=self.run_id, seq__gt=self.after).order_by("seq")[
+                :max_events
+            ]
+        )
+        if not events:
+            return []
+        run = TestRun.objects.select_related(
+            "workflow", "workflow_version", "triggered_by", "source_run", "environment"
+        ).get(pk=self.run_id)
+        sent = dict(self.sent)
+        try:
+            pieces = self._state_pieces(run, events)
+            last = events[-1].seq
+            if run.is_finished and last >= run.last_seq and not self.closed:
+                # All there is has been sent: the page's socket closes (the poller stops).
+                pieces.append(render("live_socket", {"run": run, "live": False}))
+            frames = pack(self._log_chunks(events) + pieces)
+        except Exception:
+            self.sent = sent  # nothing of this push counts as sent
+            raise
+        self.after = last
+        self.closed = self.closed or (run.is_finished and last >= run.last_seq)
+        return frames
+
+    # -- log lines --------------------------------------------------------------------
+    def _log_chunks(self, events: list[RunEvent]) -> list[str]:
+        chunks: list[str] = []
+        batch: list[RunEvent] = []
+        size = 0
+        for event in events:
+            cost = (
+                LINE_OVERHEAD_BYTES
+                + len(event.node_id)
+                + 2 * min(len(event.message), MESSAGE_CHARS)
+            )
+            if batch and size + cost > LOG_CHUNK_BYTES:
+                chunks += self._render_lines(batch)
+                batch, size = [], 0
+            batch.append(event)
+            size += cost
+        if batch:
+            chunks += self._render_lines(batch)
+        return chunks
+
+    def _render_lines(self, events: list[RunEvent]) -> list[str]:
+        html = render("log_push", {"events": log_lines(events)})
+        if len(html.encode()) <= MAX_FRAME_BYTES or len(events) == 1:
+            return [html]
+        half = len(events) // 2  # escaping made them bigger than estimated
+        return self._render_lines(events[:half]) + self._render_lines(events[half:])
+
+    # -- state ------------------------------------------------------------------------
+    def _changed(self, key: str, fingerprint: Any) -> bool:
+        if self.sent.get(key) == fingerprint:
+            return False
+        self.sent[key] = fingerprint
+        return True
+
+    def _state_pieces(self, run: TestRun, events: list[RunEvent]) -> list[str]:
+        state = RunState(run, progress=self.progress, items=self.items, with_json=False)
+        if self.progress is None:
+            self.progress = EventProgress(state.bodies)
+            self.progress.load(run.pk, self.after)
+            state.progress = self.progress
+        touched_loops = self.progress.feed(events)
+        run_wide = any(event.type in RUN_EVENTS for event in events)
+        named = {event.node_id for event in events if event.node_id and event.iteration is None}
+        base = {"run": run, "can_control": self.controls, "next_node": state.next_node}
+        pieces: list[str] = []
+
+        header = (
+            run.status, run.finished_steps, run.total_steps, run.succeeded_count,
+            run.failed_count, run.skipped_count, run.duration_ms, run.started_at, run.error,
+            [s.fingerprint for s in state.running_loops()], self.controls,
+        )  # fmt: skip
+        if self._changed("header", header):
+            pieces.append(render("header", {**base, **state.header_context()}))
+
+        changed = [
+            step
+            for step in state.top_level
+            if (run_wide or step.node_id in named)
+            and self._changed(f"row:{step.node_id}", _row_fingerprint(step, run, state.next_node))
+        ]
+        full = {s.pk: s for s in run.steps.filter(pk__in=[s.pk for s in changed])}
+        for step in changed:
+            view = step_view(full.get(step.pk, step), next_node=state.next_node)
+            pieces.append(render("step_row", {**base, "sv": view}))
+
+        loop_rows = state.loop_rows()
+        for loop_id, summary in state.summaries().items():
+            if loop_id not in touched_loops and loop_id not in named:
+                continue  # its items changed only if events of the loop say so
+            if self._changed(f"loop:{loop_id}", summary.fingerprint):
+                pieces.append(render("loop_summary", {**base, "summary": summary}))
+            if self._changed(f"loop-rows:{loop_id}", (summary.status, summary.recorded)):
+                group = state.loop_group(step_view(loop_rows[loop_id], lazy=True), page=1)
+                pieces.append(render("loop_iterations", {**base, "group": group}))
+
+        steps_changed = bool(changed) or bool(touched_loops) or run_wide
+        if steps_changed and self._changed(
+            "graph", (_digest(state.statuses()), run.breakpoints, state.next_node,
+                      run.is_active, self.controls),
+        ):  # fmt: skip
+            pieces.append(render("graph_card", {**base, "graph": state.graph(),
+                                                "breakpoints": run.breakpoints}))  # fmt: skip
+        timing = [(s.node_id, s.status, s.started_at, s.duration_ms) for s in state.top_level]
+        if changed and self._changed("waterfall", _digest(timing)):
+            pieces.append(render("waterfall_card", {"waterfall": waterfall(state.top_level)}))
+
+        next_key = (run.status, state.next_node, _digest(run.input_overrides.get(state.next_node)))
+        if (run_wide or state.next_node in named) and self._changed("next", next_key):
+            pieces.append(render("next_step_card", {**base, "next_step": state.next_step()}))
+        return pieces
+
+
+def pack(pieces: Iterable[str]) -> list[str]:
+    """Pieces into as few frames as fit under MAX_FRAME_BYTES, in order."""
+    frames: list[str] = []
+    current: list[str] = []
+    size = 0
+    for piece in pieces:
+        length = len(piece.encode())
+        if length > MAX_FRAME_BYTES:
+            # Cannot happen by construction (rows over LAZY_ROW_CHARS load on demand); if it
+            # ever does, the page stays a little stale rather than its socket being closed.
+            logger.error("A live-view piece of %d bytes was not sent", length)
+            continue
+        if current and size + length > MAX_FRAME_BYTES:
+            frames.append("".join(current))
+            current, size = [], 0
+        current.append(piece)
+        size += length
+    if current:
+        frames.append("".join(current))
+    return frames
+
+
+def render_update(run_id: Any, after: int, *, controls: bool) -> tuple[str, int]:
+    """One fresh viewer's update after `after`: its frames joined, and the last seq sent."""
+    view = LiveView(run_id, after, controls=controls)
+    return "".join(view.next_frames()), view.after
+
+
+__all__ = ["JSON_FIELDS", "MAX_FRAME_BYTES", "LiveView", "pack", "render_update"]
