@@ -7,17 +7,15 @@ live view equal the stored log: a lost or late broadcast costs latency, never li
 
 from __future__ import annotations
 
-import logging
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from testruns.broadcast import broadcaster
 from testruns.models import (
     ACTIVE_STATUSES,
     TERMINAL_STATUSES,
@@ -26,8 +24,6 @@ from testruns.models import (
     RunEvent,
     TestRun,
 )
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -38,14 +34,6 @@ class NewEvent:
     level: EventLevel = "info"
     data: dict[str, Any] = field(default_factory=dict)
     iteration: int | None = None
-
-
-def run_group(run_id: uuid.UUID | str) -> str:
-    return f"testrun.{run_id}"
-
-
-def project_group(project_id: int) -> str:
-    return f"project.{project_id}.runs"
 
 
 def append_events(
@@ -67,7 +55,7 @@ def append_events(
         runs = TestRun.objects.filter(pk=run_id, status__in=states)
         if not runs.update(last_seq=F("last_seq") + len(events)):
             return []
-        last = TestRun.objects.values_list("last_seq", flat=True).get(pk=run_id)
+        last, project_id = TestRun.objects.values_list("last_seq", "project_id").get(pk=run_id)
         first = last - len(events) + 1
         now = timezone.now()
         rows = [
@@ -85,29 +73,11 @@ def append_events(
             for offset, event in enumerate(events)
         ]
         RunEvent.objects.bulk_create(rows)
-        publish_on_commit(run_id)
+        notify_on_commit(run_id, last, project_id)
     return rows
 
 
-def publish_on_commit(run_id: uuid.UUID | str) -> None:
-    transaction.on_commit(lambda: publish(run_id))
-
-
-def publish(run_id: uuid.UUID | str) -> None:
-    """Wake every socket watching this run, and the history pages of its project."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    run = TestRun.objects.filter(pk=run_id).values("last_seq", "project_id", "status").first()
-    if run is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(
-            run_group(run_id), {"type": "run.changed", "last_seq": run["last_seq"]}
-        )
-        async_to_sync(layer.group_send)(
-            project_group(run["project_id"]),
-            {"type": "run.changed", "run_id": str(run_id), "last_seq": run["last_seq"]},
-        )
-    except Exception:  # a broadcast failure must never fail the run; viewers catch up
-        logger.exception("Could not broadcast run %s", run_id)
+def notify_on_commit(run_id: uuid.UUID | str, last_seq: int, project_id: int) -> None:
+    """Wake the run's viewers (and its project's history pages) once the events are
+    committed: never before, so a viewer woken by it always finds them."""
+    transaction.on_commit(lambda: broadcaster.notify(run_id, last_seq, project_id))

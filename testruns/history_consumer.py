@@ -10,7 +10,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
 from meshhook.services.projects import projects_for
-from testruns.eventlog import project_group
+from testruns.broadcast import project_group
 from testruns.models import TestRun
 
 

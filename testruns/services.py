@@ -15,6 +15,7 @@ from django.utils import timezone
 from meshhook.engine import Problem, parse_definition
 from meshhook.models import Workflow, WorkflowVersion
 from meshhook.problems import ProblemError
+from meshhook.services.workflows import engine_workflow
 from testruns import lifecycle
 from testruns.eventlog import NewEvent, append_events
 from testruns.jobs import enqueue_drive
@@ -45,7 +46,7 @@ def start_test_run(
     input_overrides: dict[str, Any] | None = None,
 ) -> TestRun:
     version = version or workflow.current_version()
-    definition = parse_definition(version.definition)
+    definition = engine_workflow(version)
     run = TestRun.objects.create(
         project=workflow.project,
         workflow=workflow,
@@ -100,7 +101,10 @@ def start_test_run(
             step.reused = True
         steps.append(step)
     StepRun.objects.bulk_create(steps)
-    lifecycle.refresh_summary(run.id)
+    if reused:
+        lifecycle.refresh_summary(run.id)
+    else:
+        TestRun.objects.filter(pk=run.pk).update(total_steps=len(steps))
     message = f"Test run queued: {workflow.name} v{version.number} on {run.environment_name}"
     if only_node:
         message += f", testing only step '{only_node}'"

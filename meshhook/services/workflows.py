@@ -91,3 +91,18 @@ def save_definition(
         workflow.updated_at = timezone.now()
         workflow.save(update_fields=["name", "description", "latest_version", "updated_at"])
     return SavedDefinition(workflow, version, created=created, changed=True)
+
+
+# Versions never change once stored, so their parsed form is kept per process.
+_parsed_versions: dict[int, EngineWorkflow] = {}
+PARSED_VERSIONS_KEPT = 256
+
+
+def engine_workflow(version: WorkflowVersion) -> EngineWorkflow:
+    """The engine's validated workflow for a stored version (parsed once per process)."""
+    parsed = _parsed_versions.get(version.pk)
+    if parsed is None:
+        if len(_parsed_versions) >= PARSED_VERSIONS_KEPT:
+            _parsed_versions.pop(next(iter(_parsed_versions)))
+        parsed = _parsed_versions[version.pk] = parse_definition(version.definition)
+    return parsed

@@ -370,7 +370,7 @@ def test_events_reach_the_channel_layer_group(workflow: Any, user: User, drain: 
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
-    from testruns.eventlog import run_group
+    from testruns.broadcast import run_group
 
     layer = get_channel_layer()
     run = start_run(workflow, user)

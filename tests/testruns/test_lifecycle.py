@@ -14,7 +14,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
-from testruns import jobs, lifecycle
+from testruns import driver, lifecycle
 from testruns.compare import compare_runs
 from testruns.eventlog import NewEvent, append_events
 from testruns.models import RunEvent, RunStatus, StepRun, TestRun
@@ -114,7 +114,7 @@ def test_internal_error_passes_through_the_lifecycle(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("engine bug")
 
-    monkeypatch.setattr(jobs, "execute_step", broken)
+    monkeypatch.setattr(driver, "execute_step", broken)
     drain()
     assert status_changes_pass_through_lifecycle(run, transitions) == ["running", "error"]
     run.refresh_from_db()

@@ -1,0 +1,304 @@
+"""Driving one test run: plan → (pause?) → execute one step → record → repeat.
+
+The driver holds no transaction while a step executes and returns as soon as the run
+pauses, so a paused run costs no worker. What it writes goes through a StepWriter (group
+commits for fast steps) and every write is conditional on the run still running: a cancel
+can win at any moment, and before each step the driver looks at the run's status and
+breakpoints (two small columns, not the whole row) so a cancel stops the next step.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from meshhook.engine import (
+    NO_OVERRIDE,
+    EngineEvent,
+    ExecutionContext,
+    RunInput,
+    RunResult,
+    RunState,
+    StepOutcome,
+    execute_step,
+    plan_next,
+    preview_step,
+)
+from meshhook.services.workflows import engine_workflow
+from testruns import lifecycle
+from testruns.eventlog import NewEvent, append_events
+from testruns.models import RunStatus, StepRun, StepStatus, TestRun
+from testruns.outbound import TestRunPolicy
+from testruns.runstore import heartbeat, jsonable, state_from_rows, stored_output
+from testruns.stepwriter import StepWriter
+
+# Steps that touch nothing outside the run and take microseconds: group-committed.
+FAST_TYPES = frozenset(
+    {"webhook_trigger", "transform", "branch", "xml_json_transform", "terminate"}
+)
+LIVE_EVENT_TYPES = {"step_started", "http_attempt"}
+LOG_FLUSH_SECONDS = 0.1
+LOG_FLUSH_LINES = 50
+STOP_POLL_SECONDS = 0.5
+
+
+class RunDriver:
+    def __init__(self, run_id: str) -> None:
+        self.run_id = uuid.UUID(run_id)
+        self.run = TestRun.objects.select_related("workflow_version", "environment").get(pk=run_id)
+        self.workflow = engine_workflow(self.run.workflow_version)
+        self.writer = StepWriter(self.run_id, self.workflow, self.run.input_overrides)
+        self._live_step = False  # the step executing now writes its events as they come
+        self._had_final = False
+        self._log_buffer: list[NewEvent] = []
+        self._last_flush = time.monotonic()
+        self._stop_checked_at = 0.0
+        self._stopped = False
+
+    # -- the loop ---------------------------------------------------------------------
+    def drive(self) -> None:
+        if not self._claim():
+            return
+        run_input = self._run_input()
+        if self.run.only_node:
+            self._drive_single_step(run_input)
+            return
+        state = state_from_rows(self.workflow, run_input, self.run)
+        while True:
+            if not self._still_running():
+                return  # cancelled or swept while we were busy
+            if self._remaining_seconds() <= 0:
+                if self.writer.flush():
+                    lifecycle.end_run(self.run_id, "error", self._timeout_message())
+                return
+            plan = plan_next(self.workflow, state)
+            if plan.skip:
+                self.writer.add_skipped(plan.skip, run_ended=plan.finished is not None)
+                state = state.with_skipped(plan.skip)
+            if plan.finished is not None:
+                self._finish(plan.finished)
+                return
+            node_id = plan.next_node
+            assert node_id is not None
+            if self._should_pause(node_id):
+                self._pause(node_id, state)
+                return
+            outcome = self._execute(node_id, state)
+            if outcome is None:
+                return
+            # The engine's own record keeps values (tokens, secrets) that are masked in
+            # the stored output, so later steps of this drive get the real ones.
+            state = state.with_record(node_id, outcome.record())
+
+    def _claim(self) -> bool:
+        mode = "step-by-step" if self.run.mode == TestRun.Mode.STEP else "run all"
+        if not lifecycle.claim(self.run_id, started_message=f"Test run started ({mode})."):
+            return False
+        self.run.refresh_from_db()
+        self.writer.steps_to_run = self.run.steps_to_run
+        self.writer.release_node = self.run.release_node
+        return True
+
+    def _still_running(self) -> bool:
+        """The run's status and breakpoints (the user may toggle one while it runs)."""
+        status, breakpoints = TestRun.objects.values_list("status", "breakpoints").get(
+            pk=self.run_id
+        )
+        self.run.breakpoints = breakpoints
+        return bool(status == RunStatus.RUNNING)
+
+    def _run_input(self) -> RunInput:
+        environment = self.run.environment
+        variables = dict(environment.variables) if environment and environment.is_test else {}
+        secrets = environment.secrets_for_test_run() if environment else {}
+        return RunInput(
+            payload=self.run.payload,
+            headers=dict(self.run.headers),
+            query={},
+            env=variables,
+            secrets=secrets,
+            run_id=str(self.run.id),
+            environment=self.run.environment_name,
+        )
+
+    def _drive_single_step(self, run_input: RunInput) -> None:
+        """Execute only `only_node`; the source run's other steps are its context."""
+        node_id = self.run.only_node
+        source = self.run.source_run
+        context = state_from_rows(self.workflow, run_input, source) if source else None
+        steps = {k: v for k, v in (context.steps if context else {}).items() if k != node_id}
+        outcome = self._execute(node_id, RunState(run=run_input, steps=steps))
+        if outcome is None:
+            return
+        passed = outcome.status == "succeeded"
+        reason = None if passed else f"step '{node_id}' failed: {outcome.error}"
+        failed_node = None if passed else node_id
+        self._finish(
+            RunResult("passed" if passed else "failed", reason, outcome.output, failed_node)
+        )
+
+    def _remaining_seconds(self) -> float:
+        """Of the run timeout, what is left; time spent paused does not count."""
+        started = self.run.started_at or timezone.now()
+        budget = timedelta(milliseconds=self.workflow.settings.run_timeout_ms + self.run.paused_ms)
+        return (started + budget - timezone.now()).total_seconds()
+
+    def _timeout_message(self) -> str:
+        return f"The run timed out after {self.workflow.settings.run_timeout_ms:,} ms."
+
+    def _should_pause(self, node_id: str) -> bool:
+        if node_id == self.writer.release_node:
+            return False
+        return (
+            self.writer.steps_to_run == 0
+            or node_id in self.run.breakpoints
+            or node_id == self.run.run_until
+        )
+
+    # -- transitions ------------------------------------------------------------------
+    def _pause(self, node_id: str, state: RunState) -> None:
+        preview = preview_step(self.workflow, node_id, state, self._context(node_id))
+        with transaction.atomic():
+            if not self.writer.flush() or not lifecycle.pause(
+                self.run_id,
+                paused_before=node_id,
+                release_node="",
+                run_until="",  # "Run to here" stops once
+            ):
+                return
+            node = self.workflow.node(node_id)
+            pending = StepRun.objects.filter(
+                run_id=self.run_id, node_id=node_id, iteration__isnull=True
+            ).filter(status=StepStatus.PENDING)
+            pending.update(
+                input=stored_output(node.type, preview.input),
+                resolved_config=jsonable(preview.resolved_config),
+            )
+            if node_id == self.run.run_until:
+                reason = "run to here"
+            elif node_id in self.run.breakpoints and self.writer.steps_to_run != 0:
+                reason = "breakpoint"
+            else:
+                reason = "step mode"
+            data = {"next_node": node_id, "reason": reason, "preview_error": preview.error}
+            message = f"Paused before '{node.label}' ({reason})."
+            append_events(
+                self.run_id, [NewEvent("run_paused", message, node_id=node_id, data=data)]
+            )
+
+    def _finish(self, result: RunResult) -> None:
+        status = result.status
+        words = lifecycle.FINISHED_WORDS[RunStatus(status)]
+        with transaction.atomic():
+            if not self.writer.flush():
+                return
+            lifecycle.end_run(
+                self.run_id,
+                status,
+                (result.reason or "") if status != "passed" else "",
+                result=jsonable(result.output),
+                from_states=[RunStatus.RUNNING],
+                message=f"Test run {words}" + (f": {result.reason}" if result.reason else "."),
+            )
+
+    # -- one step -----------------------------------------------------------------------
+    def _context(self, node_id: str) -> ExecutionContext:
+        environment = self.run.environment
+        policy = TestRunPolicy(
+            run_id=str(self.run.id),
+            environment=self.run.environment_name,
+            allowed_hosts=list(environment.allowed_hosts) if environment else [],
+            allow_private_network=bool(environment and environment.allow_private_network),
+        )
+        return ExecutionContext(
+            policy=policy,
+            honor_delays=self.run.honor_delays,
+            mocks=self.run.mocks,
+            input_override=self.run.input_overrides.get(node_id, NO_OVERRIDE),
+            emit=self._on_event,
+            deadline=time.monotonic() + self._remaining_seconds(),
+            should_stop=self._should_stop,
+        )
+
+    def _is_fast(self, node_id: str) -> bool:
+        node_type = self.workflow.node(node_id).type
+        if node_id in self.run.mocks or node_type in FAST_TYPES:
+            return True
+        return node_type == "delay" and not self.run.honor_delays  # skipped in test runs
+
+    def _execute(self, node_id: str, state: RunState) -> StepOutcome | None:
+        """Run one step; None when the run stopped being ours (cancelled) around it."""
+        self._had_final = False
+        if self._is_fast(node_id):
+            position, started = self.writer.next_position(), timezone.now()
+            self._live_step = False
+            outcome = execute_step(self.workflow, node_id, state, self._context(node_id))
+        else:
+            begun = self.writer.start_step(node_id)
+            if begun is None:
+                return None
+            position, started = begun
+            self._live_step, self._stop_checked_at = True, 0.0
+            with heartbeat(self.run_id):
+                outcome = execute_step(self.workflow, node_id, state, self._context(node_id))
+            self.writer.add_events(self._log_buffer)
+            self._log_buffer = []
+        if not self._had_final:
+            self.writer.add_events([self._fallback_final(outcome)])
+        self.writer.add_outcome(
+            outcome, position=position, started=started, finished=timezone.now()
+        )
+        if (self._live_step or self.writer.due) and not self.writer.flush():
+            return None  # cancelled while it ran: the cancel has recorded the step
+        return outcome
+
+    @staticmethod
+    def _fallback_final(outcome: StepOutcome) -> NewEvent:
+        if outcome.status == "succeeded":
+            message = f"'{outcome.node_id}' succeeded."
+            return NewEvent("step_succeeded", message, node_id=outcome.node_id)
+        message = f"'{outcome.node_id}' failed: {outcome.error}"
+        return NewEvent("step_failed", message, node_id=outcome.node_id, level="error")
+
+    # -- live events --------------------------------------------------------------------
+    def _on_event(self, event: EngineEvent) -> None:
+        new_event = NewEvent(
+            type=event.type,
+            message=event.message,
+            node_id=event.node_id or "",
+            level=event.level,
+            data=jsonable(dict(event.data)),
+            iteration=event.iteration,
+        )
+        final = event.iteration is None and event.type in ("step_succeeded", "step_failed")
+        if self._live_step and not final:
+            self._log_buffer.append(new_event)
+            self._flush_logs(force=event.type in LIVE_EVENT_TYPES)
+            return
+        # A step's final event is written with its row, so a viewer woken by it never sees
+        # the step still running; a fast step's events all wait for the group commit.
+        self._had_final = self._had_final or final
+        self.writer.add_events([*self._log_buffer, new_event])
+        self._log_buffer = []
+
+    def _flush_logs(self, force: bool = False) -> None:
+        due = time.monotonic() - self._last_flush > LOG_FLUSH_SECONDS
+        if self._log_buffer and (force or due or len(self._log_buffer) >= LOG_FLUSH_LINES):
+            batch, self._log_buffer = self._log_buffer, []
+            append_events(self.run_id, batch)
+            self._last_flush = time.monotonic()
+
+    def _should_stop(self) -> bool:
+        """Polled by the engine during delays and back-off: has the run been cancelled?"""
+        if self._stopped:
+            return True
+        now = time.monotonic()
+        if now - self._stop_checked_at >= STOP_POLL_SECONDS:
+            self._stop_checked_at = now
+            status = TestRun.objects.values_list("status", flat=True).get(pk=self.run_id)
+            self._stopped = status != RunStatus.RUNNING
+        return self._stopped

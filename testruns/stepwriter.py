@@ -1,0 +1,246 @@
+"""Writing what a drive did: step rows, skips and events, in group commits.
+
+A transform takes microseconds; committing its row and events and waking the viewers took
+milliseconds. So consecutive fast steps of one run are buffered and written together, in
+one transaction with one broadcast, at the latest every FLUSH_SECONDS or FLUSH_ROWS rows.
+A step with effects outside the run (HTTP calls, honoured delays, loops) flushes first and
+is marked `running` before it starts, so what the page shows never hides a request that was
+sent. Every flush is conditional on the run still running: after a cancel nothing of the
+batch is written, and nothing that was not committed was ever broadcast.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+from django.db import connection, transaction
+from django.db.models import F, Field, Max
+from django.utils import timezone
+
+from meshhook.engine import StepOutcome, Workflow
+from testruns import lifecycle
+from testruns.eventlog import NewEvent, notify_on_commit
+from testruns.models import RunEvent, RunStatus, StepRun, StepStatus, TestRun
+from testruns.runstore import jsonable, stored_output
+
+FLUSH_SECONDS = 0.010
+FLUSH_ROWS = 50
+STEP_FIELDS = [
+    "status", "input", "output", "error", "attempts", "mocked", "duration_ms",
+    "resolved_config", "http", "branch", "started_at", "completed_at", "position",
+    "input_overridden",
+]  # fmt: skip
+
+
+@dataclass
+class StepWriter:
+    run_id: uuid.UUID
+    workflow: Workflow
+    input_overrides: dict[str, Any]
+    # The step-mode counters the driver keeps while it drives; written with each flush.
+    steps_to_run: int | None = None
+    release_node: str = ""
+    _row_ids: dict[str, int] = field(default_factory=dict)
+    # The status of each per-node row (top level and loop bodies before they iterate): a
+    # drive is the only writer of its run's steps until the run ends, so the summary
+    # counts move with what it writes instead of being recounted.
+    _status: dict[str, str] = field(default_factory=dict)
+    _body: dict[str, list[str]] = field(default_factory=dict)  # loop id → body node ids
+    _counts: Counter[str] = field(default_factory=Counter)
+    _rows: list[StepRun] = field(default_factory=list)
+    _iterations: list[tuple[str, StepOutcome, int]] = field(default_factory=list)
+    _skipped: list[tuple[str, ...]] = field(default_factory=list)
+    _events: list[NewEvent] = field(default_factory=list)
+    _since: float | None = None
+
+    _position: int = 0
+
+    def __post_init__(self) -> None:
+        per_node = StepRun.objects.filter(run_id=self.run_id, iteration__isnull=True)
+        for pk, node_id, status, parent in per_node.values_list(
+            "id", "node_id", "status", "parent_node_id"
+        ):
+            self._row_ids[node_id] = pk
+            self._status[node_id] = status
+            if parent:
+                self._body.setdefault(parent, []).append(node_id)
+        self._position = per_node.aggregate(top=Max("position"))["top"] or 0
+
+    def _move(self, node_id: str, status: str) -> None:
+        old = self._status.get(node_id)
+        if old is not None:
+            self._counts[old] -= 1
+        self._counts[status] += 1
+        self._status[node_id] = status
+
+    # -- buffering ----------------------------------------------------------------------
+    def next_position(self) -> int:
+        self._position += 1
+        return self._position
+
+    def add_events(self, events: list[NewEvent]) -> None:
+        self._mark()
+        self._events.extend(events)
+
+    def add_skipped(self, node_ids: tuple[str, ...], *, run_ended: bool) -> None:
+        why = "the run ended before it" if run_ended else "no taken edge leads to it"
+        self.add_events([
+            NewEvent("step_skipped", f"Skipped '{node_id}': {why}.", node_id=node_id,
+                     level="debug")
+            for node_id in node_ids
+        ])  # fmt: skip
+        self._skipped.append(node_ids)
+        for node_id in node_ids:
+            body = self._body.get(node_id, [])
+            for row in (node_id, *body):  # a skipped loop's body is skipped with it
+                if self._status.get(row) == StepStatus.PENDING:
+                    self._move(row, StepStatus.SKIPPED)
+
+    def add_outcome(
+        self, outcome: StepOutcome, *, position: int, started: datetime, finished: datetime
+    ) -> None:
+        node_id = outcome.node_id
+        node = self.workflow.node(node_id)
+        self._mark()
+        self._rows.append(
+            StepRun(
+                pk=self._row_ids[node_id], status=outcome.status, input=jsonable(outcome.input),
+                output=stored_output(node.type, outcome.output), error=outcome.error or "",
+                attempts=outcome.attempts, mocked=outcome.mocked,
+                duration_ms=outcome.duration_ms, resolved_config=jsonable(outcome.resolved_config),
+                http=jsonable(list(outcome.http)), branch=outcome.branch, started_at=started,
+                completed_at=finished, position=position,
+                input_overridden=node_id in self.input_overrides,
+            )
+        )  # fmt: skip
+        self._move(node_id, outcome.status)
+        if outcome.iterations:
+            self._iterations.append((node_id, outcome, position))
+            for body_node in self._body.pop(node_id, []):  # replaced by the iterations
+                self._counts[self._status.pop(body_node)] -= 1
+                self._counts["total"] -= 1
+            for item in outcome.iterations:
+                self._counts[item.status] += 1
+                self._counts["total"] += 1
+        if self.steps_to_run is not None:
+            self.steps_to_run = max(0, self.steps_to_run - 1)
+        self.release_node = ""
+
+    @property
+    def due(self) -> bool:
+        if self._since is None:
+            return False
+        return len(self._rows) >= FLUSH_ROWS or time.monotonic() - self._since >= FLUSH_SECONDS
+
+    def _mark(self) -> None:
+        if self._since is None:
+            self._since = time.monotonic()
+
+    # -- writing ------------------------------------------------------------------------
+    def flush(self) -> bool:
+        """Write everything buffered in one transaction; False (and nothing written) if the
+        run is no longer running."""
+        rows, iterations, skipped, events = (
+            self._rows,
+            self._iterations,
+            self._skipped,
+            self._events,
+        )
+        self._rows, self._iterations, self._skipped, self._events = [], [], [], []
+        self._since = None
+        with transaction.atomic():
+            if not lifecycle.touch(
+                self.run_id, [RunStatus.RUNNING], heartbeat_at=timezone.now(),
+                steps_to_run=self.steps_to_run, release_node=self.release_node,
+                last_seq=F("last_seq") + len(events),
+            ):  # fmt: skip
+                return False
+            for node_ids in skipped:
+                self._skip_rows(node_ids)
+            if rows:
+                StepRun.objects.bulk_update(rows, STEP_FIELDS)
+            for loop_id, outcome, position in iterations:
+                self._store_iterations(loop_id, outcome, position)
+            if rows or skipped or iterations:
+                lifecycle.refresh_summary(self.run_id)
+            if events:
+                self._store_events(events)
+        return True
+
+    def start_step(self, node_id: str) -> tuple[int, datetime] | None:
+        # (The row goes pending → running → its outcome; only the outcome is counted.)
+        """Before a step with outside effects: flush, then mark it running (one commit).
+        Its position and start time; None if the run is no longer running."""
+        position, now = self.next_position(), timezone.now()
+        with transaction.atomic():
+            if not self.flush():
+                return None
+            running = StepRun.objects.filter(pk=self._row_ids[node_id], status=StepStatus.PENDING)
+            if not running.update(status=StepStatus.RUNNING, started_at=now, position=position):
+                return None
+        return position, now
+
+    def _skip_rows(self, node_ids: tuple[str, ...]) -> None:
+        pending = StepRun.objects.filter(run_id=self.run_id, status=StepStatus.PENDING)
+        pending.filter(node_id__in=node_ids).update(status=StepStatus.SKIPPED)
+        # A skipped loop's body is skipped with it.
+        pending.filter(parent_node_id__in=node_ids).update(status=StepStatus.SKIPPED)
+
+    def _store_events(self, events: list[NewEvent]) -> None:
+        """Number the events after the run's last seq, which the conditional update above
+        has just raised under the run's row lock (so the range is the flush's own)."""
+        last, project_id = TestRun.objects.values_list("last_seq", "project_id").get(pk=self.run_id)
+        first, now = last - len(events) + 1, timezone.now()
+        RunEvent.objects.bulk_create(
+            RunEvent(
+                run_id=self.run_id, seq=first + offset, ts=now, type=event.type,
+                node_id=event.node_id, iteration=event.iteration, level=event.level,
+                message=event.message, data=event.data,
+            )
+            for offset, event in enumerate(events)
+        )  # fmt: skip
+        notify_on_commit(self.run_id, last, project_id)
+
+    def _store_iterations(self, loop_id: str, outcome: StepOutcome, position: int) -> None:
+        body = StepRun.objects.filter(run_id=self.run_id, parent_node_id=loop_id)
+        templates = {step.node_id: step for step in body.filter(iteration__isnull=True)}
+        body.delete()
+        now = timezone.now()
+        rows = []
+        for item in outcome.iterations:
+            template = templates.get(item.node_id)
+            rows.append(
+                StepRun(
+                    run_id=self.run_id, node_id=item.node_id, iteration=item.iteration,
+                    parent_node_id=loop_id,
+                    node_type=template.node_type if template else "",
+                    label=template.label if template else item.node_id,
+                    definition_index=template.definition_index if template else 0,
+                    status=item.status, input=jsonable(item.input),
+                    output=jsonable(item.output), error=item.error or "",
+                    attempts=item.attempts, duration_ms=item.duration_ms,
+                    http=jsonable(list(item.http)), position=position, completed_at=now,
+                )
+            )  # fmt: skip
+        StepRun.objects.bulk_create(rows, batch_size=500)
+
+
+def _update_rows(rows: list[StepRun]) -> None:
+    """One UPDATE per row, sent as one executemany (pipelined by psycopg): Django's
+    bulk_update builds a CASE per field and row, which cost more than the writes."""
+    fields = [cast("Field[Any, Any]", StepRun._meta.get_field(name)) for name in STEP_FIELDS]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    sql = f"UPDATE {quote(StepRun._meta.db_table)} SET {assignments} WHERE {quote('id')} = %s"
+    params = [
+        [field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields]
+        + [row.pk]
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
