@@ -4,6 +4,7 @@ was broadcast."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +27,7 @@ def chain(slug: str = "chain-of-transforms") -> dict[str, Any]:
         {"id": f"t{i}", "type": "transform", "config": {"expression": "@"}} for i in range(STEPS)
     ]
     ids = [node["id"] for node in nodes]
-    edges = [{"source": a, "target": b} for a, b in zip(ids, ids[1:], strict=False)]
+    edges = [{"source": a, "target": b} for a, b in itertools.pairwise(ids)]
     return {"schema_version": 1, "name": "Chain", "slug": slug, "nodes": nodes, "edges": edges}
 
 
