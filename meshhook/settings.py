@@ -33,6 +33,8 @@ if not SECRET_KEY:
     SECRET_KEY = development_secret_key(VAR_DIR)
 
 PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
+# Test-run worker processes `make run` (manage.py serve) starts.
+WORKERS = env_int("WORKERS", os.cpu_count() or 1, minimum=1, maximum=64)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 

@@ -1,8 +1,9 @@
-"""`make run`: the web server, a test-run worker and (when needed) the embedded Redis.
+"""`make run`: the web server, WORKERS test-run workers and (when needed) the embedded Redis.
 
-One foreground command that owns its children: Ctrl-C or SIGTERM stops every process it
-started, and a child that dies takes the others down with it instead of leaving a
-half-working console.
+One foreground command that supervises its children: a child that exits is started again
+after a back-off (0.5 s, doubling to 30 s, reset once it has stayed up a minute), so a
+crashed worker never takes the console down with it. Ctrl-C or SIGTERM stops every
+process it started.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
@@ -19,16 +21,40 @@ from django.core.management.base import BaseCommand
 
 from meshhook import embedded_redis
 
+FIRST_BACKOFF_SECONDS = 0.5
+MAX_BACKOFF_SECONDS = 30.0
+STABLE_AFTER_SECONDS = 60.0
+STOP_GRACE_SECONDS = 10.0
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    failures: int = 0
+    restart_at: float | None = field(default=None)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.argv)
+        self.started_at = time.monotonic()
+        self.restart_at = None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
 
 class Command(BaseCommand):
-    help = "Run web (daphne) + test-run worker (+ embedded Redis) until interrupted."
+    help = "Run web (daphne) + test-run workers (+ embedded Redis) until interrupted."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--port", type=int, default=settings.PORT)
         parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--workers", type=int, default=settings.WORKERS)
 
-    def handle(self, *args: Any, port: int, host: str, **options: Any) -> None:
-        children: list[subprocess.Popen[bytes]] = []
+    def handle(self, *args: Any, port: int, host: str, workers: int, **options: Any) -> None:
         stopping = False
 
         def stop(signum: int, frame: FrameType | None) -> None:
@@ -37,44 +63,62 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
+        python = sys.executable
+        children: list[Child] = []
+        redis_process: subprocess.Popen[bytes] | None = None
         try:
             if settings.EMBEDDED_REDIS and not embedded_redis.is_up(settings.EMBEDDED_REDIS_SOCKET):
-                children.append(embedded_redis.start(settings.EMBEDDED_REDIS_SOCKET))
-            python = sys.executable
-            children.append(
-                subprocess.Popen(
-                    [
-                        python,
-                        "-m",
-                        "daphne",
-                        "-b",
-                        host,
-                        "-p",
-                        str(port),
-                        "meshhook.asgi:application",
-                    ]
-                )
-            )
-            children.append(subprocess.Popen([python, "manage.py", "testrun_worker"]))
+                redis_process = embedded_redis.start(settings.EMBEDDED_REDIS_SOCKET)
+            web = [python, "-m", "daphne", "-b", host, "-p", str(port), "meshhook.asgi:application"]
+            children.append(Child("web", web))
+            for number in range(1, max(1, workers) + 1):
+                children.append(Child(f"worker {number}", [python, "manage.py", "testrun_worker"]))
+            for child in children:
+                child.start()
             shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
             self.stdout.write(
                 self.style.SUCCESS(f"\n  MeshHook is running at http://{shown_host}:{port}/\n")
-                + "  Log in as demo / demo. Press Ctrl-C to stop.\n"
+                + f"  Log in as demo / demo. {len(children) - 1} worker(s). "
+                "Press Ctrl-C to stop.\n"
             )
             while not stopping:
-                if any(child.poll() is not None for child in children):
-                    self.stderr.write("A MeshHook process exited; stopping the others.")
-                    break
+                if redis_process is not None and redis_process.poll() is not None:
+                    self.stderr.write("The embedded Redis exited; starting it again.")
+                    redis_process = embedded_redis.start(settings.EMBEDDED_REDIS_SOCKET)
+                for child in children:
+                    self._supervise(child)
                 time.sleep(0.2)
         finally:
-            for child in reversed(children):
-                if child.poll() is None:
-                    child.terminate()
-            deadline = time.monotonic() + 10
-            for child in children:
-                try:
-                    child.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    child.kill()
-                    child.wait()
+            processes = [c.process for c in children if c.process is not None]
+            if redis_process is not None:
+                processes.append(redis_process)  # last: workers hand their runs back first
+            self._stop_all(processes)
             self.stdout.write("MeshHook stopped.")
+
+    def _supervise(self, child: Child) -> None:
+        now = time.monotonic()
+        if child.running:
+            if child.failures and now - child.started_at > STABLE_AFTER_SECONDS:
+                child.failures = 0
+            return
+        if child.restart_at is None:
+            code = child.process.returncode if child.process is not None else None
+            backoff = min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2**child.failures)
+            child.failures += 1
+            child.restart_at = now + backoff
+            self.stderr.write(f"The {child.name} exited (code {code}); restart in {backoff:g} s.")
+        elif now >= child.restart_at:
+            child.start()
+
+    @staticmethod
+    def _stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for process in processes:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
