@@ -131,6 +131,11 @@ class TestRun(models.Model):
     input_overrides = models.JSONField(default=dict, blank=True)  # node id → input
 
     last_seq = models.PositiveIntegerField(default=0)
+    # Fencing for drivers: each claim of the run raises it, and a driver's writes are
+    # conditional on the lease it claimed, so a worker thought lost cannot write late.
+    lease = models.PositiveIntegerField(default=0)
+    # How often the run was taken over after its worker was lost (see sweep.py).
+    resumes = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]
