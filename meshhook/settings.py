@@ -203,9 +203,12 @@ CONTENT_SECURITY_POLICY = {
 # --- MeshHook ------------------------------------------------------------------------------
 # A paused step-mode run left alone this long is cancelled.
 PAUSED_RUN_TTL_SECONDS = env_int("PAUSED_RUN_TTL_SECONDS", 3600, minimum=10)
-# A running run whose worker has not written a heartbeat for this long is swept to `error`.
-# At least three of the worker's 10 s heartbeats.
-RUN_HEARTBEAT_TIMEOUT_SECONDS = env_int("RUN_HEARTBEAT_TIMEOUT_SECONDS", 60, minimum=30)
+# A running run whose worker has not written a heartbeat (every 1.5 s) for this long is
+# taken over by another worker; sweeps run every 2 s, so a lost worker is noticed within
+# this plus 2 s. After RUN_MAX_RESUMES takeovers the run ends `error` instead.
+RUN_HEARTBEAT_TIMEOUT_SECONDS = env_int("RUN_HEARTBEAT_TIMEOUT_SECONDS", 8, minimum=3)
+RUN_MAX_RESUMES = env_int("RUN_MAX_RESUMES", 2, minimum=0, maximum=100)
+RUN_SWEEP_SECONDS = env_int("RUN_SWEEP_SECONDS", 2, minimum=1, maximum=300)
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 2_000_000, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 # /sandbox/: fake APIs the demo workflows and the tests call. Anyone may call them, so a

@@ -2,18 +2,25 @@
 
 The driver holds no transaction while a step executes and returns as soon as the run
 pauses, so a paused run costs no worker. What it writes goes through a StepWriter (group
-commits for fast steps) and every write is conditional on the run still running: a cancel
-can win at any moment, and before each step the driver looks at the run's status and
-breakpoints (two small columns, not the whole row) so a cancel stops the next step.
+commits for fast steps) and every write is conditional on the run still running under the
+lease this driver claimed: a cancel can win at any moment, and a driver that another
+worker took over (see sweep.py) can no longer write. Before each step it looks at the
+run's status and breakpoints (two small columns, not the whole row), so a cancel stops
+the next step. When its worker is asked to shut down, it hands the run back between two
+steps instead of finishing it.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from meshhook.engine import (
@@ -41,14 +48,20 @@ FAST_TYPES = frozenset(
     {"webhook_trigger", "transform", "branch", "xml_json_transform", "terminate"}
 )
 LIVE_EVENT_TYPES = {"step_started", "http_attempt"}
+logger = logging.getLogger(__name__)
+
+# Set by the worker when it is asked to stop (SIGTERM, Ctrl-C): drivers hand their runs
+# back between two steps, to be resumed by another worker.
+shutdown_requested = threading.Event()
 LOG_FLUSH_SECONDS = 0.1
 LOG_FLUSH_LINES = 50
 STOP_POLL_SECONDS = 0.5
 
 
 class RunDriver:
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, run_id: str, *, hand_back: Callable[[str], None] | None = None) -> None:
         self.run_id = uuid.UUID(run_id)
+        self.hand_back = hand_back  # queues the run for another worker
         self.run = TestRun.objects.select_related("workflow_version", "environment").get(pk=run_id)
         self.workflow = engine_workflow(self.run.workflow_version)
         self.writer = StepWriter(self.run_id, self.workflow, self.run.input_overrides)
@@ -63,6 +76,10 @@ class RunDriver:
     def drive(self) -> None:
         if not self._claim():
             return
+        with heartbeat(self.run_id, self.writer.lease):
+            self._drive()
+
+    def _drive(self) -> None:
         run_input = self._run_input()
         if self.run.only_node:
             self._drive_single_step(run_input)
@@ -70,10 +87,12 @@ class RunDriver:
         state = state_from_rows(self.workflow, run_input, self.run)
         while True:
             if not self._still_running():
-                return  # cancelled or swept while we were busy
+                return  # cancelled, or taken over by another worker
+            if shutdown_requested.is_set() and self.hand_back is not None:
+                self._hand_back()
+                return
             if self._remaining_seconds() <= 0:
-                if self.writer.flush():
-                    lifecycle.end_run(self.run_id, "error", self._timeout_message())
+                self._time_out()
                 return
             plan = plan_next(self.workflow, state)
             if plan.skip:
@@ -96,20 +115,38 @@ class RunDriver:
 
     def _claim(self) -> bool:
         mode = "step-by-step" if self.run.mode == TestRun.Mode.STEP else "run all"
-        if not lifecycle.claim(self.run_id, started_message=f"Test run started ({mode})."):
+        lease = lifecycle.claim(self.run_id, started_message=f"Test run started ({mode}).")
+        if lease is None:
             return False
+        self.writer.lease = lease
         self.run.refresh_from_db()
         self.writer.steps_to_run = self.run.steps_to_run
         self.writer.release_node = self.run.release_node
         return True
 
     def _still_running(self) -> bool:
-        """The run's status and breakpoints (the user may toggle one while it runs)."""
-        status, breakpoints = TestRun.objects.values_list("status", "breakpoints").get(
-            pk=self.run_id
-        )
+        """Is the run still ours? Reads its status, lease and breakpoints (the user may
+        toggle one while it runs)."""
+        status, lease, breakpoints = TestRun.objects.values_list(
+            "status", "lease", "breakpoints"
+        ).get(pk=self.run_id)
         self.run.breakpoints = breakpoints
-        return bool(status == RunStatus.RUNNING)
+        return bool(status == RunStatus.RUNNING and lease == self.writer.lease)
+
+    @property
+    def mine(self) -> Q:
+        return self.writer.mine
+
+    def _hand_back(self) -> None:
+        """Between two steps of a worker that is stopping: store what is done and queue the
+        run for another worker, which claims it with a new lease."""
+        with transaction.atomic():
+            if not self.writer.flush():
+                return
+            message = "The worker is shutting down; the run continues on another worker."
+            append_events(self.run_id, [NewEvent("log", message, level="warning")])
+        assert self.hand_back is not None
+        self.hand_back(str(self.run_id))
 
     def _run_input(self) -> RunInput:
         environment = self.run.environment
@@ -150,6 +187,13 @@ class RunDriver:
     def _timeout_message(self) -> str:
         return f"The run timed out after {self.workflow.settings.run_timeout_ms:,} ms."
 
+    def _time_out(self) -> None:
+        """The run timeout is an infrastructure limit: the run ends `error`, whatever step
+        (a delay, a retry back-off, a slow call) was under way."""
+        with transaction.atomic():
+            if self.writer.flush():
+                lifecycle.end_run(self.run_id, "error", self._timeout_message(), where=self.mine)
+
     def _should_pause(self, node_id: str) -> bool:
         if node_id == self.writer.release_node:
             return False
@@ -165,6 +209,7 @@ class RunDriver:
         with transaction.atomic():
             if not self.writer.flush() or not lifecycle.pause(
                 self.run_id,
+                where=self.mine,
                 paused_before=node_id,
                 release_node="",
                 run_until="",  # "Run to here" stops once
@@ -202,6 +247,7 @@ class RunDriver:
                 (result.reason or "") if status != "passed" else "",
                 result=jsonable(result.output),
                 from_states=[RunStatus.RUNNING],
+                where=self.mine,
                 message=f"Test run {words}" + (f": {result.reason}" if result.reason else "."),
             )
 
@@ -243,10 +289,12 @@ class RunDriver:
                 return None
             position, started = begun
             self._live_step, self._stop_checked_at = True, 0.0
-            with heartbeat(self.run_id):
-                outcome = execute_step(self.workflow, node_id, state, self._context(node_id))
+            outcome = execute_step(self.workflow, node_id, state, self._context(node_id))
             self.writer.add_events(self._log_buffer)
             self._log_buffer = []
+            if outcome.status == "failed" and self._remaining_seconds() <= 0:
+                self._time_out()  # the step failed because the run ran out of time
+                return None
         if not self._had_final:
             self.writer.add_events([self._fallback_final(outcome)])
         self.writer.add_outcome(
@@ -286,10 +334,16 @@ class RunDriver:
         self._log_buffer = []
 
     def _flush_logs(self, force: bool = False) -> None:
+        """Live lines of a step in progress. A database error here is not the step's: the
+        lines stay buffered (they are written with the step's result) and the step goes on."""
         due = time.monotonic() - self._last_flush > LOG_FLUSH_SECONDS
         if self._log_buffer and (force or due or len(self._log_buffer) >= LOG_FLUSH_LINES):
-            batch, self._log_buffer = self._log_buffer, []
-            append_events(self.run_id, batch)
+            try:
+                append_events(self.run_id, self._log_buffer)
+            except DatabaseError:
+                logger.warning("Could not write live lines of run %s; later", self.run_id)
+                return
+            self._log_buffer = []
             self._last_flush = time.monotonic()
 
     def _should_stop(self) -> bool:
@@ -299,6 +353,8 @@ class RunDriver:
         now = time.monotonic()
         if now - self._stop_checked_at >= STOP_POLL_SECONDS:
             self._stop_checked_at = now
-            status = TestRun.objects.values_list("status", flat=True).get(pk=self.run_id)
-            self._stopped = status != RunStatus.RUNNING
+            try:
+                self._stopped = not self._still_running()
+            except DatabaseError:
+                return False  # a blip is not a cancel; the next poll looks again
         return self._stopped

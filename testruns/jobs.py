@@ -31,23 +31,43 @@ DRIVE_LOCK_SECONDS = 3600
 DRIVE_LOCK_WAIT_SECONDS = 10
 
 
-def enqueue_drive(run_id: uuid.UUID | str) -> None:
-    """Queue the worker job for the run once the current transaction has committed."""
+def enqueue_drive(run_id: uuid.UUID | str) -> list[str]:
+    """Queue the worker job for the run once the current transaction has committed (at
+    once if none is open). If that fails, the run ends `error` and the returned list gets
+    the reason, so the caller can say so instead of answering "queued"."""
+    failures: list[str] = []
 
     def enqueue() -> None:
         try:
-            django_rq.get_queue(QUEUE_NAME).enqueue(
-                drive_run,
-                str(run_id),
-                job_id=f"{JOB_PREFIX}{run_id}-{uuid.uuid4().hex[:12]}",
-                job_timeout=JOB_TIMEOUT_SECONDS,
-                result_ttl=0,
-            )
+            queue_drive(run_id)
         except Exception as exc:  # Redis down: say so on the run instead of leaving it queued
             logger.exception("Could not enqueue test run %s", run_id)
-            lifecycle.end_run(run_id, "error", f"The run could not be queued: {exc}")
+            message = f"The run could not be queued: {exc}"
+            lifecycle.end_run(run_id, "error", message)
+            failures.append(message)
 
     transaction.on_commit(enqueue)
+    return failures
+
+
+def queue_drive(run_id: uuid.UUID | str) -> None:
+    """Put a job for the run on the queue now (raises if Redis cannot be reached)."""
+    django_rq.get_queue(QUEUE_NAME).enqueue(
+        drive_run,
+        str(run_id),
+        job_id=f"{JOB_PREFIX}{run_id}-{uuid.uuid4().hex[:12]}",
+        job_timeout=JOB_TIMEOUT_SECONDS,
+        result_ttl=0,
+    )
+
+
+def driver_lock_key(run_id: uuid.UUID | str) -> str:
+    return f"meshhook:testrun:{run_id}:driver"
+
+
+def release_driver_lock(run_id: uuid.UUID | str) -> None:
+    """Free the lock of a driver that is gone (its worker died); it would hold for an hour."""
+    django_rq.get_connection(QUEUE_NAME).delete(driver_lock_key(run_id))
 
 
 def run_ids_in_queue() -> set[str]:
@@ -59,19 +79,32 @@ def run_ids_in_queue() -> set[str]:
 def drive_run(run_id: str) -> None:
     close_old_connections()
     lock = django_rq.get_connection(QUEUE_NAME).lock(
-        f"meshhook:testrun:{run_id}:driver", timeout=DRIVE_LOCK_SECONDS
+        driver_lock_key(run_id), timeout=DRIVE_LOCK_SECONDS
     )
     if not lock.acquire(blocking=True, blocking_timeout=DRIVE_LOCK_WAIT_SECONDS):
         logger.warning("Test run %s is already being driven; this job does nothing.", run_id)
         return
     try:
-        RunDriver(run_id).drive()
+        RunDriver(run_id, hand_back=queue_drive).drive()
     except Exception as exc:  # an engine or infrastructure bug must not strand the run
         logger.exception("Test run %s crashed", run_id)
         lifecycle.end_run(run_id, "error", f"Internal error: {type(exc).__name__}: {exc}")
+    except BaseException:
+        # The worker is being stopped hard (RQ's cold shutdown raises SystemExit mid-step):
+        # queue the run for another worker, which runs the interrupted step again.
+        logger.warning("Worker stopped while driving test run %s; handing it back", run_id)
+        _hand_back_quietly(run_id)
+        raise
     finally:
         try:
             lock.release()
         except Exception:  # expired or lost with Redis; the lock times out by itself
             logger.warning("Could not release the driver lock of test run %s", run_id)
         close_old_connections()
+
+
+def _hand_back_quietly(run_id: str) -> None:
+    try:
+        queue_drive(run_id)
+    except Exception:  # Redis gone too: the sweeper resumes the run once its heartbeat is stale
+        logger.warning("Could not queue test run %s again", run_id, exc_info=True)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from testruns.eventlog import NewEvent, append_events
@@ -72,29 +72,52 @@ def transition(
     return bool(runs.update(status=to_state, **fields))
 
 
-def touch(run_id: RunId, states: Iterable[str], **fields: Any) -> bool:
-    """Write `fields` only while the run is in one of `states` (its status unchanged)."""
-    return bool(TestRun.objects.filter(pk=run_id, status__in=list(states)).update(**fields))
+def touch(run_id: RunId, states: Iterable[str], *, where: Q | None = None, **fields: Any) -> bool:
+    """Write `fields` only while the run is in one of `states` (and matches `where`), its
+    status unchanged."""
+    runs = TestRun.objects.filter(pk=run_id, status__in=list(states))
+    if where is not None:
+        runs = runs.filter(where)
+    return bool(runs.update(**fields))
 
 
-def claim(run_id: RunId, *, started_message: str) -> bool:
-    """A worker takes the run: a queued run starts (with `run_started`, in the same
-    transaction, so it can never follow a cancel's `run_finished`); a resumed run, already
-    `running`, gets a fresh heartbeat. False if the run is not the worker's to drive."""
+def claim(run_id: RunId, *, started_message: str) -> int | None:
+    """A worker takes the run and gets its lease (None if the run is not its to drive).
+
+    A queued run starts, with `run_started` in the same transaction, so it can never
+    follow a cancel's `run_finished`. A run already `running` (resumed from a pause, handed
+    back by a worker that shut down, or taken over from a lost one) gets a new lease: the
+    previous driver's writes are refused from now on, and a step it left `running` goes
+    back to `pending`, to run again."""
     now = timezone.now()
     with transaction.atomic():
         if transition(
-            run_id, [RunStatus.QUEUED], RunStatus.RUNNING, started_at=now, heartbeat_at=now
-        ):
+            run_id, [RunStatus.QUEUED], RunStatus.RUNNING, started_at=now, heartbeat_at=now,
+            lease=F("lease") + 1,
+        ):  # fmt: skip
             append_events(run_id, [NewEvent("run_started", started_message)])
-            return True
-    return touch(run_id, [RunStatus.RUNNING], heartbeat_at=now)
+        elif not touch(run_id, [RunStatus.RUNNING], heartbeat_at=now, lease=F("lease") + 1):
+            return None
+        else:
+            steps = StepRun.objects.filter(run_id=uuid.UUID(str(run_id)))
+            interrupted = list(
+                steps.filter(status=StepStatus.RUNNING).values_list("node_id", flat=True)
+            )
+            if interrupted:
+                steps.filter(status=StepStatus.RUNNING).update(
+                    status=StepStatus.PENDING, started_at=None, position=None
+                )
+                names = ", ".join(f"'{node_id}'" for node_id in interrupted)
+                message = f"Taken over by another worker; {names} runs again."
+                append_events(run_id, [NewEvent("log", message, level="warning")])
+        return int(TestRun.objects.values_list("lease", flat=True).get(pk=run_id))
 
 
-def pause(run_id: RunId, **fields: Any) -> bool:
+def pause(run_id: RunId, *, where: Q | None = None, **fields: Any) -> bool:
     return transition(
-        run_id, [RunStatus.RUNNING], RunStatus.PAUSED, heartbeat_at=timezone.now(), **fields
-    )
+        run_id, [RunStatus.RUNNING], RunStatus.PAUSED, where=where, heartbeat_at=timezone.now(),
+        **fields,
+    )  # fmt: skip
 
 
 def resume(run_id: RunId, **fields: Any) -> bool:

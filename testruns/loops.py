@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
 
 from testruns.models import RunEvent, StepRun, StepStatus, TestRun
 
@@ -103,11 +103,12 @@ def recorded_counts(run: TestRun, loop_ids: Iterable[str]) -> dict[str, tuple[in
         .order_by()
         .values("parent_node_id")
         .annotate(
-            iterations=Count("iteration", distinct=True),
+            # Items run in order from 0, so the highest is the count; cheaper than DISTINCT.
+            last=Max("iteration"),
             failed=Count("iteration", distinct=True, filter=Q(status=StepStatus.FAILED)),
         )
     )
-    return {row["parent_node_id"]: (row["iterations"], row["failed"]) for row in rows}
+    return {row["parent_node_id"]: (row["last"] + 1, row["failed"]) for row in rows}
 
 
 def body_statuses(run: TestRun, loop_ids: Iterable[str]) -> dict[str, set[str]]:
@@ -283,7 +284,10 @@ def iteration_page(
     # The loop's own row comes along so that `in_run_order` files the iterations under it.
     items = Q(run=run, parent_node_id=loop_row.node_id) & chosen
     rows: Sequence[StepRun] = (
-        StepRun.objects.filter(Q(pk=loop_row.pk) | items).defer(*JSON_FIELDS).in_run_order()
+        StepRun.objects.filter(Q(pk=loop_row.pk) | items)
+        .defer(*JSON_FIELDS)
+        .order_by()  # in_run_order sorts; Meta.ordering would join the run to sort by it
+        .in_run_order()
     )
     return IterationPage(
         loop_id=loop_row.node_id,

@@ -137,6 +137,17 @@ class TestRun(models.Model):
     # How often the run was taken over after its worker was lost (see sweep.py).
     resumes = models.PositiveSmallIntegerField(default=0)
 
+    # Test cases and suites (testruns.testcase_models): the case this run checks, the suite
+    # it belongs to, and each assertion's outcome, written once when the run ends.
+    test_case = models.ForeignKey(
+        "testruns.TestCase", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    suite = models.ForeignKey(
+        "testruns.TestSuiteRun", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="runs",
+    )  # fmt: skip
+    assertion_results = models.JSONField(default=list, blank=True)
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
@@ -323,3 +334,7 @@ class RunEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.type}"
+
+
+# Test cases and suites live in their own module; imported here so Django sees the models.
+from testruns import testcase_models  # noqa: E402, F401

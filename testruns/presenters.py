@@ -28,7 +28,8 @@ SHOW_ALL_MAX_BYTES = 2_000_000
 # A step whose shown values add up to more than this loads its details when opened, so
 # that no single piece of a push can come near the frame limit.
 LAZY_ROW_CHARS = 96 * 1024
-LOG_TAIL = 1_000
+LOG_TAIL = 500
+OPEN_LOOP_ITEMS = 10
 # A log line shows at most this much of its message (the API and export have it all).
 MESSAGE_CHARS = 8_000
 JSON_FIELDS = loops.JSON_FIELDS
@@ -139,7 +140,10 @@ class LoopGroup:
 
     @property
     def open(self) -> bool:
-        return self.page is not None and self.summary.recorded <= self.summary.per_page
+        """A small finished loop shows its items at once; others when the user asks."""
+        summary = self.summary
+        finished = summary.status not in (StepStatus.PENDING, StepStatus.RUNNING)
+        return self.page is not None and finished and summary.recorded <= OPEN_LOOP_ITEMS
 
 
 def step_dom_id(step: StepRun) -> str:
@@ -258,7 +262,8 @@ class RunState:
         self.run = run
         self.definition: dict[str, Any] = run.workflow_version.definition
         self.bodies = loops.loop_bodies(self.definition)
-        rows = run.steps.filter(parent_node_id="")
+        # Top-level rows only (no parent, no item); the loops' items are read as aggregates.
+        rows = run.steps.filter(parent_node_id="", iteration__isnull=True).order_by()
         self.top_level: list[StepRun] = (
             rows if with_json else rows.defer(*JSON_FIELDS)
         ).in_run_order()

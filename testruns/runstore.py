@@ -13,6 +13,7 @@ from dataclasses import asdict, is_dataclass
 from typing import Any
 
 from django.db import DatabaseError, connection
+from django.db.models import Q
 from django.utils import timezone
 
 from meshhook.engine import RunInput, RunResult, RunState, StepRecord, Workflow, mask_headers
@@ -21,7 +22,7 @@ from testruns.models import RunStatus, StepStatus, TestRun
 
 logger = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 10.0
+HEARTBEAT_SECONDS = 1.5
 TERMINATE_STATUS = {"success": "passed", "failure": "failed", "cancelled": "cancelled"}
 
 
@@ -51,18 +52,21 @@ def stored_output(node_type: str, output: Any) -> Any:
 
 
 @contextmanager
-def heartbeat(run_id: uuid.UUID, interval: float = HEARTBEAT_SECONDS) -> Iterator[None]:
-    """Keep the run's heartbeat fresh while a long step (delay, retries) executes.
+def heartbeat(run_id: uuid.UUID, lease: int, interval: float = HEARTBEAT_SECONDS) -> Iterator[None]:
+    """Keep the run's heartbeat fresh while its driver works (a sweeper takes over a run
+    whose heartbeat is older than RUN_HEARTBEAT_TIMEOUT_SECONDS).
 
     A database error does not stop it: it logs, drops the broken connection and beats
     again at the next interval, so a blip cannot get a healthy run swept."""
     stop = threading.Event()
+    mine = Q(lease=lease)
 
     def beat() -> None:
         try:
             while not stop.wait(interval):
                 try:
-                    lifecycle.touch(run_id, [RunStatus.RUNNING], heartbeat_at=timezone.now())
+                    now = timezone.now()
+                    lifecycle.touch(run_id, [RunStatus.RUNNING], where=mine, heartbeat_at=now)
                 except DatabaseError:
                     logger.warning("Heartbeat of test run %s failed; retrying", run_id)
                     connection.close()

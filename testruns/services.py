@@ -23,6 +23,15 @@ from testruns.models import RunStatus, StepRun, TestRun
 from testruns.parameters import ParameterError, RunParameters, validate_parameters
 
 
+class QueueUnavailable(ProblemError):
+    """The run could not be handed to the workers (Redis is unreachable)."""
+
+    status = 503
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, [Problem("$", message)])
+
+
 class RunStateError(ProblemError):
     """The run is not in a state that allows this action."""
 
@@ -32,8 +41,34 @@ class RunStateError(ProblemError):
         super().__init__(message, [Problem("$", message)])
 
 
-@transaction.atomic
 def start_test_run(
+    workflow: Workflow,
+    params: RunParameters,
+    *,
+    user: Any,
+    source: str = TestRun.Source.CONSOLE,
+    version: WorkflowVersion | None = None,
+    source_run: TestRun | None = None,
+    from_step: str = "",
+    only_node: str = "",
+    input_overrides: dict[str, Any] | None = None,
+) -> TestRun:
+    """Create the run (queued) with a frozen copy of its version and queue its job once that
+    is committed. Raises QueueUnavailable (503) if the job could not be queued: the run is
+    then kept as an `error` record, and the answer must not pretend it is on its way."""
+    run = _create_run(
+        workflow, params, user=user, source=source, version=version, source_run=source_run,
+        from_step=from_step, only_node=only_node, input_overrides=input_overrides,
+    )  # fmt: skip
+    # Right away when no transaction is open (the usual case), else when the caller commits.
+    failures = enqueue_drive(run.id)
+    if failures:
+        raise QueueUnavailable(f"{failures[0]} Try again in a moment.")
+    return run
+
+
+@transaction.atomic
+def _create_run(
     workflow: Workflow,
     params: RunParameters,
     *,
@@ -113,7 +148,6 @@ def start_test_run(
             f" from step '{from_step}' ({len(reused)} earlier steps reused)" if from_step else ""
         )
     append_events(run.id, [NewEvent("run_queued", message + ".", data={"mode": run.mode})])
-    enqueue_drive(run.id)
     return run
 
 
@@ -185,7 +219,9 @@ def resume_run(run: TestRun, *, steps: int | None, until: str = "") -> TestRun:
                 )
             ],
         )
-        enqueue_drive(run.id)
+        failures = enqueue_drive(run.id)
+    if failures:
+        raise QueueUnavailable(f"{failures[0]} Try again in a moment.")
     run.refresh_from_db()
     return run
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from django.db import connection, transaction
-from django.db.models import F, Field, Max
+from django.db.models import F, Field, Max, Q
 from django.utils import timezone
 
 from meshhook.engine import StepOutcome, Workflow
@@ -42,6 +42,8 @@ class StepWriter:
     run_id: uuid.UUID
     workflow: Workflow
     input_overrides: dict[str, Any]
+    # The lease the driver claimed: every write is conditional on it (see lifecycle.claim).
+    lease: int = 0
     # The step-mode counters the driver keeps while it drives; written with each flush.
     steps_to_run: int | None = None
     release_node: str = ""
@@ -132,6 +134,10 @@ class StepWriter:
         self.release_node = ""
 
     @property
+    def mine(self) -> Q:
+        return Q(lease=self.lease)
+
+    @property
     def due(self) -> bool:
         if self._since is None:
             return False
@@ -155,7 +161,7 @@ class StepWriter:
         self._since = None
         with transaction.atomic():
             if not lifecycle.touch(
-                self.run_id, [RunStatus.RUNNING], heartbeat_at=timezone.now(),
+                self.run_id, [RunStatus.RUNNING], where=self.mine, heartbeat_at=timezone.now(),
                 steps_to_run=self.steps_to_run, release_node=self.release_node,
                 last_seq=F("last_seq") + len(events),
             ):  # fmt: skip

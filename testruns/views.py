@@ -17,6 +17,7 @@ from meshhook import strictjson
 from meshhook.engine import Problem, parse_definition
 from meshhook.htmx import AuthenticatedHtmxRequest
 from meshhook.models import Workflow, WorkflowVersion
+from meshhook.problems import ProblemError
 from meshhook.services.projects import can_edit, workflow_for_user_or_404, workflows_for
 from meshhook.strictjson import pretty
 from testruns.compare import compare_runs
@@ -38,7 +39,6 @@ from testruns.queries import (
 )
 from testruns.samples import sample_for
 from testruns.services import (
-    RunStateError,
     cancel_run,
     override_next_input,
     rerun,
@@ -143,21 +143,22 @@ def testrun_form(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
         raise PermissionDenied("Viewers cannot start test runs.")
     raw, problems = _parse_form(request)
     version = chosen_version(workflow, version_number)
+    status = 400
     if not problems:
         try:
             params = validate_parameters(
                 workflow.project, parse_definition(version.definition), raw
             )
-        except ParameterError as error:
-            problems = error.problems
-        else:
             run = start_test_run(workflow, params, user=request.user, version=version)
+        except ProblemError as error:  # bad parameters (400), or no queue to run on (503)
+            problems, status = error.problems, error.status
+        else:
             url = reverse("testrun_detail", args=[run.id])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     context = _form_context(workflow, raw, problems, version.number)
     context["can_run"] = can_run
     template = "testruns/testrun_form.html"
-    return render(request, template + "#form" if request.htmx else template, context, status=400)
+    return render(request, template + "#form" if request.htmx else template, context, status=status)
 
 
 @login_required
@@ -220,8 +221,10 @@ def testrun_action(request: AuthenticatedHtmxRequest, run_id: str, action: str) 
             override_next_input(run, node_id, strictjson.loads(request.POST.get("input", "")))
         else:
             raise Http404("No such action.")
-    except (RunStateError, ParameterError, strictjson.JsonInputError) as error:
-        return HttpResponse(str(error), status=409 if isinstance(error, RunStateError) else 400)
+    except ProblemError as error:  # a run in the wrong state (409), bad input (400), no queue (503)
+        return HttpResponse(str(error), status=error.status)
+    except strictjson.JsonInputError as error:
+        return HttpResponse(str(error), status=400)
     if request.htmx:
         # The page stays; its socket brings the change (no reload, no flicker).
         return HttpResponse(status=204)

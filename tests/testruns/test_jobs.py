@@ -314,27 +314,52 @@ def test_rerun_with_new_payload(workflow: Any, user: User, drain: Any) -> None:
     assert statuses(second)["alert"] == "succeeded"
 
 
-def test_sweep_marks_lost_runs_error_and_expires_paused_runs(
+def test_sweep_resumes_lost_runs_and_expires_paused_runs(
     workflow: Any, user: User, drain: Any, run_queue: Any
 ) -> None:
     lost = start_run(workflow, user)
     run_queue.empty()  # its worker died with the job
     TestRun.objects.filter(pk=lost.pk).update(
-        status=RunStatus.RUNNING, heartbeat_at=timezone.now() - timedelta(minutes=10)
+        status=RunStatus.RUNNING, heartbeat_at=timezone.now() - timedelta(minutes=10), lease=3
     )
     paused = start_run(workflow, user, mode="step")
     drain()
     TestRun.objects.filter(pk=paused.pk).update(heartbeat_at=timezone.now() - timedelta(hours=2))
     fresh = start_run(workflow, user, mode="step")
     drain()
-    assert sweep_stale_runs() == {"lost": 1, "expired": 1}
+    assert sweep_stale_runs() == {"resumed": 1, "lost": 0, "expired": 1}
+    lost.refresh_from_db()
+    assert (lost.status, lost.resumes) == (RunStatus.RUNNING, 1)
+    assert lost.lease > 3  # the lost driver can no longer write
+    assert [j for j in run_queue.get_job_ids() if str(lost.id) in j]
+    drain()  # another worker takes it over and finishes it
     lost.refresh_from_db()
     paused.refresh_from_db()
     fresh.refresh_from_db()
-    assert lost.status == RunStatus.ERROR
-    assert "heartbeat" in lost.error
+    assert lost.status == RunStatus.PASSED
+    assert lost.events.filter(type="log", message__contains="resuming on another worker").exists()
+    assert lost.events.filter(type="run_finished").count() == 1
     assert paused.status == RunStatus.CANCELLED
     assert fresh.status == RunStatus.PAUSED
+
+
+def test_sweep_ends_a_run_lost_too_often_as_error_naming_the_step(
+    workflow: Any, user: User, run_queue: Any, settings: Any
+) -> None:
+    run = start_run(workflow, user)
+    run_queue.empty()
+    TestRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.RUNNING, heartbeat_at=timezone.now() - timedelta(minutes=10),
+        resumes=settings.RUN_MAX_RESUMES,
+    )  # fmt: skip
+    run.steps.filter(node_id="hook").update(status="running")
+    assert sweep_stale_runs() == {"resumed": 0, "lost": 1, "expired": 0}
+    run.refresh_from_db()
+    assert run.status == RunStatus.ERROR
+    assert run.error.startswith(
+        "The worker running this test run was lost while running step 'hook'"
+    )
+    assert run.steps.get(node_id="hook").status == "failed"
 
 
 def test_loop_body_steps_are_recorded_per_iteration(user: User, drain: Any, run_queue: Any) -> None:

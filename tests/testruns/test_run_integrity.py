@@ -19,7 +19,7 @@ from meshhook.engine import MASK
 from testruns import jobs
 from testruns.models import RunStatus, StepRun, TestRun
 from testruns.parameters import ParameterError
-from testruns.services import cancel_run, rerun, resume_run
+from testruns.services import QueueUnavailable, cancel_run, rerun, resume_run
 from tests.factories import (
     allow_server,
     http_chain_definition,
@@ -168,15 +168,18 @@ def test_time_spent_paused_does_not_count_against_the_run_timeout(
     assert run.paused_ms >= 10 * 60 * 1000
 
 
-def test_a_run_that_cannot_be_queued_ends_as_error(
+def test_a_run_that_cannot_be_queued_ends_as_error_and_says_so(
     user: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken_queue(name: str) -> Any:
         raise ConnectionError("Redis is down")
 
     monkeypatch.setattr(django_rq, "get_queue", broken_queue)
-    run = start_run(make_workflow(personal_project(user), http_chain_definition("http://x")), user)
-    run.refresh_from_db()
+    workflow = make_workflow(personal_project(user), http_chain_definition("http://x"))
+    with pytest.raises(QueueUnavailable, match="could not be queued: Redis is down") as refused:
+        start_run(workflow, user)
+    assert refused.value.status == 503
+    run = TestRun.objects.get()  # kept as the record
     assert run.status == RunStatus.ERROR
     assert "could not be queued" in run.error
 
@@ -231,7 +234,7 @@ def test_run_to_here_stops_once_and_leaves_no_breakpoint(
     assert run.status == RunStatus.PASSED
 
 
-def test_sweep_spares_a_run_waiting_for_a_busy_worker_and_errors_a_lost_queued_one(
+def test_sweep_spares_a_run_waiting_for_a_busy_worker_and_requeues_a_lost_queued_one(
     user: User, run_queue: Any
 ) -> None:
     from testruns.sweep import sweep_stale_runs
@@ -243,12 +246,12 @@ def test_sweep_spares_a_run_waiting_for_a_busy_worker_and_errors_a_lost_queued_o
     lost_job = start_run(workflow, user)
     run_queue.remove(next(j for j in run_queue.get_job_ids() if str(lost_job.id) in j))
     TestRun.objects.filter(pk=lost_job.pk).update(created_at=long_ago)
-    assert sweep_stale_runs() == {"lost": 1, "expired": 0}
+    assert sweep_stale_runs() == {"resumed": 1, "lost": 0, "expired": 0}
     waiting.refresh_from_db()
     lost_job.refresh_from_db()
-    assert waiting.status == RunStatus.RUNNING
-    assert lost_job.status == RunStatus.ERROR
-    assert "lost" in lost_job.error
+    assert (waiting.status, waiting.resumes) == (RunStatus.RUNNING, 0)
+    assert (lost_job.status, lost_job.resumes) == (RunStatus.QUEUED, 1)
+    assert [j for j in run_queue.get_job_ids() if str(lost_job.id) in j]
 
 
 @pytest.mark.parametrize(

@@ -1,24 +1,36 @@
-"""An RQ worker for test runs, plus the sweeper that keeps run rows honest.
+"""An RQ worker for test runs, plus the sweeper that takes over runs of lost workers.
 
 It uses RQ's non-forking SimpleWorker: forking per job costs several ms and throws away
 the database connection each time. Jobs close stale connections themselves (see jobs.py).
+
+It survives outages: when Redis goes away RQ's work loop ends, and this command starts it
+again with back-off instead of exiting (which would strand every later run). Asked to stop
+(SIGTERM, Ctrl-C) it lets the current step finish, hands its run back to the queue for
+another worker and exits; a second signal stops it at once (the run is handed back too).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from types import FrameType
 from typing import Any
 
 import django_rq
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 from rq.worker import SimpleWorker
 
+from testruns.driver import shutdown_requested
 from testruns.jobs import QUEUE_NAME
 from testruns.sweep import sweep_stale_runs
 
 logger = logging.getLogger(__name__)
+
+FIRST_BACKOFF_SECONDS = 0.5
+MAX_BACKOFF_SECONDS = 10.0
 
 
 def sweep_forever(stop: threading.Event, interval: float) -> None:
@@ -27,10 +39,20 @@ def sweep_forever(stop: threading.Event, interval: float) -> None:
             swept = sweep_stale_runs()
             if any(swept.values()):
                 logger.warning("Swept test runs: %s", swept)
-        except Exception:
-            logger.exception("Sweeping test runs failed")
+        except Exception:  # Redis or the database away: sweep again next time
+            logger.warning("Sweeping test runs failed", exc_info=True)
         finally:
             close_old_connections()
+
+
+class TestRunWorker(SimpleWorker):
+    """Tells running drivers to hand their runs back when a stop is requested."""
+
+    __test__ = False
+
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        shutdown_requested.set()
+        super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
 
 
 class Command(BaseCommand):
@@ -38,17 +60,29 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--burst", action="store_true", help="Exit when the queues are empty.")
-        parser.add_argument("--sweep-interval", type=float, default=15.0)
+        parser.add_argument("--sweep-interval", type=float, default=settings.RUN_SWEEP_SECONDS)
 
     def handle(self, *args: Any, burst: bool, sweep_interval: float, **options: Any) -> None:
-        queues = [django_rq.get_queue(QUEUE_NAME), django_rq.get_queue("default")]
         stop = threading.Event()
         sweeper = threading.Thread(
             target=sweep_forever, args=(stop, sweep_interval), daemon=True, name="sweeper"
         )
         sweeper.start()
+        backoff = FIRST_BACKOFF_SECONDS
         try:
-            worker = SimpleWorker(queues, connection=queues[0].connection)
-            worker.work(burst=burst, with_scheduler=False)
+            while not shutdown_requested.is_set():
+                started = time.monotonic()
+                try:
+                    queues = [django_rq.get_queue(QUEUE_NAME), django_rq.get_queue("default")]
+                    worker = TestRunWorker(queues, connection=queues[0].connection)
+                    worker.work(burst=burst, with_scheduler=False)
+                except Exception:
+                    logger.warning("The worker loop stopped; starting it again", exc_info=True)
+                if burst or shutdown_requested.is_set():
+                    break
+                if time.monotonic() - started > 60:
+                    backoff = FIRST_BACKOFF_SECONDS  # it had been working: no penalty
+                shutdown_requested.wait(backoff)
+                backoff = min(MAX_BACKOFF_SECONDS, backoff * 2)
         finally:
             stop.set()
