@@ -25,10 +25,20 @@ run: install
 	DEBUG=$${DEBUG:-1} PORT=$(PORT) $(PY) manage.py serve
 
 ## The whole suite: engine, Django, API, sockets, jobs and browser tests.
+## Coverage floors (folder=percent): the engine's stays at 95; testruns/ is two points
+## under the 89.5% it measured when its floor was set.
+COVERAGE_FLOORS := meshhook/engine=95 testruns=87
 test: install
 	$(PY) -m pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
-	$(PY) -m coverage report --include='meshhook/engine/*' --fail-under=95 > /dev/null \
-		&& echo "meshhook/engine coverage: $$($(PY) -m coverage report --include='meshhook/engine/*' --format=total)% (>= 95%)"
+	@for floor in $(COVERAGE_FLOORS); do \
+		folder=$${floor%=*}; minimum=$${floor#*=}; \
+		total=$$($(PY) -m coverage report --include="$$folder/*" --format=total); \
+		if $(PY) -m coverage report --include="$$folder/*" --fail-under=$$minimum > /dev/null; then \
+			echo "$$folder coverage: $$total% (>= $$minimum%)"; \
+		else \
+			echo "$$folder coverage: $$total%, below its floor of $$minimum%"; exit 1; \
+		fi; \
+	done
 
 lint: install
 	$(VENV)/bin/ruff check .
