@@ -267,3 +267,52 @@ def test_policy_refuses_non_global_addresses(address: str) -> None:
     host = f"[{address}]" if ":" in address else address
     with pytest.raises(PolicyViolation, match="private address"):
         policy.check(f"http://{host}/")
+
+
+def test_the_api_answers_503_when_the_queue_is_down_and_keeps_the_record(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.test import Client
+
+    make_workflow(personal_project(user), http_chain_definition("http://x"))
+
+    def broken_queue(name: str) -> Any:
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(django_rq, "get_queue", broken_queue)
+    client = Client()
+    client.force_login(user)
+    response = client.post(
+        "/api/test-runs", {"workflow": "chain", "payload": {}}, content_type="application/json"
+    )
+    assert response.status_code == 503
+    assert "could not be queued: Redis is down" in response.json()["error"]
+    assert TestRun.objects.get().status == RunStatus.ERROR
+
+
+def test_a_heartbeat_that_hits_a_database_error_keeps_beating(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from django.db import OperationalError
+
+    from testruns import lifecycle
+    from testruns.runstore import heartbeat
+
+    run = start_run(make_workflow(personal_project(user), http_chain_definition("http://x")), user)
+    beats: list[str] = []
+    three_beats = threading.Event()
+    real_touch = lifecycle.touch
+
+    def flaky_touch(*args: Any, **kwargs: Any) -> bool:
+        beats.append("beat")
+        if len(beats) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        if len(beats) >= 3:
+            three_beats.set()
+        return real_touch(*args, **kwargs)
+
+    monkeypatch.setattr(lifecycle, "touch", flaky_touch)
+    with heartbeat(run.id, lease=0, interval=0.01):
+        assert three_beats.wait(timeout=10)

@@ -1,0 +1,137 @@
+"""Workers that die or are stopped mid-step, with real worker processes on the test
+database: the run still finishes, its log stays gapless with one `run_finished`, and the
+step in flight runs at most twice."""
+
+from __future__ import annotations
+
+import signal
+import time
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+
+from testruns.models import RunEvent, RunStatus, StepRun, TestRun
+from tests.factories import allow_server, make_user, make_workflow, personal_project, start_run
+from tests.testruns.workers import SlowServer, signal_process, wait_for, workers
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# Short enough for a test, long enough for a loaded machine's heartbeats (every 1.5 s).
+FAST_DETECTION = {"RUN_HEARTBEAT_TIMEOUT_SECONDS": "4", "RUN_SWEEP_SECONDS": "1"}
+
+
+def slow_call(base_url: str) -> dict[str, Any]:
+    return {
+        "schema_version": 1, "name": "Slow call", "slug": "slow-call",
+        "settings": {"default_retry": {"max_attempts": 1}},
+        "nodes": [
+            {"id": "hook", "type": "webhook_trigger"},
+            {"id": "call", "type": "http_call",
+             "config": {"method": "GET", "url": f"{base_url}/slow"}, "timeout_ms": 20000},
+            {"id": "done", "type": "terminate", "config": {"status": "success"}},
+        ],
+        "edges": [{"source": "hook", "target": "call"}, {"source": "call", "target": "done"}],
+    }  # fmt: skip
+
+
+@pytest.fixture
+def user() -> User:
+    return make_user("crashy")
+
+
+def step_status(run: TestRun, node_id: str) -> str:
+    return str(StepRun.objects.get(run=run, node_id=node_id, iteration__isnull=True).status)
+
+
+def assert_clean_log(run: TestRun) -> None:
+    seqs = list(RunEvent.objects.filter(run=run).order_by("seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, len(seqs) + 1))
+    types = list(RunEvent.objects.filter(run=run).order_by("seq").values_list("type", flat=True))
+    assert types.count("run_finished") == 1
+    assert types[-1] == "run_finished"
+
+
+def test_a_run_whose_worker_is_killed_mid_step_finishes_on_another(
+    user: User, run_queue: Any
+) -> None:
+    with SlowServer(delay=2.0) as server, workers(**FAST_DETECTION) as pool:
+        project = personal_project(user)
+        allow_server(project, server.url)
+        run = start_run(make_workflow(project, slow_call(server.url)), user)
+        doomed = pool.start()
+        wait_for(lambda: server.count() == 1, 60, "the first worker to call the server")
+        assert step_status(run, "call") == "running"
+        signal_process(doomed, signal.SIGKILL)
+        killed_at = time.monotonic()
+        pool.start()  # the worker that takes over
+        wait_for(lambda: TestRun.objects.get(pk=run.pk).is_finished, 30, "the run to finish")
+        finished_after = time.monotonic() - killed_at
+        run.refresh_from_db()
+        assert run.status == RunStatus.PASSED, run.error
+        assert finished_after < 15
+        assert run.resumes == 1
+        assert server.count() == 2  # at least once: the step in flight ran again, once
+        keys = {request.get("idempotency-key") for request in server.requests}
+        assert keys == {f"{run.id}:call"}
+        assert_clean_log(run)
+
+
+def test_sigterm_mid_step_hands_the_run_back_and_another_worker_finishes_it(
+    user: User, run_queue: Any
+) -> None:
+    with SlowServer(delay=1.0) as server, workers(**FAST_DETECTION) as pool:
+        project = personal_project(user)
+        allow_server(project, server.url)
+        definition = slow_call(server.url)
+        definition["nodes"].insert(
+            2,
+            {
+                "id": "again",
+                "type": "http_call",
+                "config": {"method": "GET", "url": f"{server.url}/2"},
+            },
+        )
+        definition["edges"] = [
+            {"source": "hook", "target": "call"}, {"source": "call", "target": "again"},
+            {"source": "again", "target": "done"},
+        ]  # fmt: skip
+        run = start_run(make_workflow(project, definition), user)
+        stopping = pool.start()
+        wait_for(lambda: server.count() == 1, 60, "the first worker to call the server")
+        signal_process(stopping, signal.SIGTERM)
+        # It finishes the step in flight, hands the run back and exits promptly.
+        stopping.join(timeout=10)
+        assert not stopping.is_alive()
+        assert step_status(run, "call") == "succeeded"
+        assert TestRun.objects.get(pk=run.pk).status == RunStatus.RUNNING
+        pool.start()
+        wait_for(lambda: TestRun.objects.get(pk=run.pk).is_finished, 30, "the run to finish")
+        run.refresh_from_db()
+        assert run.status == RunStatus.PASSED, run.error
+        assert server.count() == 2  # each step once: nothing ran twice
+        assert run.events.filter(message__contains="shutting down").count() == 1
+        assert_clean_log(run)
+
+
+def test_a_double_sigterm_stops_the_worker_at_once_and_the_run_still_finishes(
+    user: User, run_queue: Any
+) -> None:
+    with SlowServer(delay=5.0) as server, workers(**FAST_DETECTION) as pool:
+        project = personal_project(user)
+        allow_server(project, server.url)
+        run = start_run(make_workflow(project, slow_call(server.url)), user)
+        stopping = pool.start()
+        wait_for(lambda: server.count() == 1, 60, "the first worker to call the server")
+        signal_process(stopping, signal.SIGTERM)
+        # RQ ignores a second signal within 1 s (a pool and the terminal both sending one).
+        time.sleep(1.5)
+        signal_process(stopping, signal.SIGTERM)
+        stopping.join(timeout=10)
+        assert not stopping.is_alive()
+        pool.start()
+        wait_for(lambda: TestRun.objects.get(pk=run.pk).is_finished, 30, "the run to finish")
+        run.refresh_from_db()
+        assert run.status == RunStatus.PASSED, run.error
+        assert server.count() == 2
+        assert_clean_log(run)
