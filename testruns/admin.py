@@ -361,3 +361,7 @@ class RunEventAdmin(RunRowAdmin):
     exclude = ["data"]
     readonly_fields = ["data_display"]
     data_display = json_field("data", "Data")
+
+
+# Test cases and suites (their own module, to keep this one readable).
+from testruns import testcase_admin  # noqa: E402, F401
