@@ -12,6 +12,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from meshhook import extensions  # noqa: E402
 from meshhook.urls import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -22,3 +23,4 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+extensions.start_web_process_tasks()

@@ -49,3 +49,10 @@ class OpenApiPart:
 
 workflow_runs = WorkflowRuns()
 openapi_parts: list[OpenApiPart] = []
+# Started once by the web process (meshhook.asgi), e.g. the test-run sweeper.
+web_process_tasks: list[Callable[[], object]] = []
+
+
+def start_web_process_tasks() -> None:
+    for task in web_process_tasks:
+        task()

@@ -209,6 +209,9 @@ PAUSED_RUN_TTL_SECONDS = env_int("PAUSED_RUN_TTL_SECONDS", 3600, minimum=10)
 RUN_HEARTBEAT_TIMEOUT_SECONDS = env_int("RUN_HEARTBEAT_TIMEOUT_SECONDS", 8, minimum=3)
 RUN_MAX_RESUMES = env_int("RUN_MAX_RESUMES", 2, minimum=0, maximum=100)
 RUN_SWEEP_SECONDS = env_int("RUN_SWEEP_SECONDS", 2, minimum=1, maximum=300)
+# The web process sweeps as well as every worker (off in the test suite, whose tests sweep
+# when they mean to).
+RUN_SWEEP_IN_WEB = env_bool("RUN_SWEEP_IN_WEB", True)
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 2_000_000, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 # /sandbox/: fake APIs the demo workflows and the tests call. Anyone may call them, so a

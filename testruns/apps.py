@@ -17,5 +17,12 @@ class TestRunsConfig(AppConfig):
         extensions.workflow_runs.recent_runs = stats.recent_runs
         if openapi.PART not in extensions.openapi_parts:
             extensions.openapi_parts.append(openapi.PART)
+        # The web process sweeps too, so lost runs are taken over while no worker is up.
+        from django.conf import settings
+
+        from testruns.sweep import start_sweeper
+
+        if settings.RUN_SWEEP_IN_WEB:
+            extensions.web_process_tasks.append(lambda: start_sweeper(settings.RUN_SWEEP_SECONDS))
         # Test cases: assertions, baselines and suites are settled as each run ends.
         verdicts.register()

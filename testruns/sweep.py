@@ -15,11 +15,13 @@ a conditional update, so exactly one of them wins it.
 
 from __future__ import annotations
 
+import logging
+import threading
 import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import close_old_connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -28,6 +30,28 @@ from testruns.eventlog import NewEvent, append_events
 from testruns.jobs import enqueue_drive, release_driver_lock, run_ids_in_queue
 from testruns.models import RunStatus, StepStatus, TestRun
 from testruns.services import RunStateError, cancel_run
+
+logger = logging.getLogger(__name__)
+
+
+def start_sweeper(interval: float) -> threading.Event:
+    """Sweep every `interval` seconds in a daemon thread until the returned event is set
+    (each worker runs one, and so does the web process: see TestRunsConfig.ready)."""
+    stop = threading.Event()
+
+    def sweep_forever() -> None:
+        while not stop.wait(interval):
+            try:
+                swept = sweep_stale_runs()
+                if any(swept.values()):
+                    logger.warning("Swept test runs: %s", swept)
+            except Exception:  # Redis or the database away: sweep again next time
+                logger.warning("Sweeping test runs failed", exc_info=True)
+            finally:
+                close_old_connections()
+
+    threading.Thread(target=sweep_forever, daemon=True, name="sweeper").start()
+    return stop
 
 
 def sweep_stale_runs() -> dict[str, int]:

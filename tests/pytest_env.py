@@ -23,6 +23,8 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     # No persistent connections: helper threads (database_sync_to_async) would otherwise
     # keep sessions open, and the test database could not be dropped at the end.
     os.environ.setdefault("DB_CONN_MAX_AGE", "0")
+    # Tests sweep when they mean to; a background sweeper would race them.
+    os.environ.setdefault("RUN_SWEEP_IN_WEB", "0")
     os.environ.setdefault("SANDBOX_ENABLED", "1")
     if not os.environ.get("REDIS_URL"):
         from meshhook import embedded_redis

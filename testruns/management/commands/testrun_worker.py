@@ -12,7 +12,6 @@ another worker and exits; a second signal stops it at once (the run is handed ba
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from types import FrameType
 from typing import Any
@@ -20,29 +19,16 @@ from typing import Any
 import django_rq
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db import close_old_connections
 from rq.worker import SimpleWorker
 
 from testruns.driver import shutdown_requested
 from testruns.jobs import QUEUE_NAME
-from testruns.sweep import sweep_stale_runs
+from testruns.sweep import start_sweeper
 
 logger = logging.getLogger(__name__)
 
 FIRST_BACKOFF_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 10.0
-
-
-def sweep_forever(stop: threading.Event, interval: float) -> None:
-    while not stop.wait(interval):
-        try:
-            swept = sweep_stale_runs()
-            if any(swept.values()):
-                logger.warning("Swept test runs: %s", swept)
-        except Exception:  # Redis or the database away: sweep again next time
-            logger.warning("Sweeping test runs failed", exc_info=True)
-        finally:
-            close_old_connections()
 
 
 class TestRunWorker(SimpleWorker):
@@ -63,11 +49,7 @@ class Command(BaseCommand):
         parser.add_argument("--sweep-interval", type=float, default=settings.RUN_SWEEP_SECONDS)
 
     def handle(self, *args: Any, burst: bool, sweep_interval: float, **options: Any) -> None:
-        stop = threading.Event()
-        sweeper = threading.Thread(
-            target=sweep_forever, args=(stop, sweep_interval), daemon=True, name="sweeper"
-        )
-        sweeper.start()
+        stop_sweeping = start_sweeper(sweep_interval)
         backoff = FIRST_BACKOFF_SECONDS
         try:
             while not shutdown_requested.is_set():
@@ -85,4 +67,4 @@ class Command(BaseCommand):
                 shutdown_requested.wait(backoff)
                 backoff = min(MAX_BACKOFF_SECONDS, backoff * 2)
         finally:
-            stop.set()
+            stop_sweeping.set()
