@@ -44,6 +44,7 @@ from testruns.serializers import (
     run_links,
     run_summary,
 )
+from testruns.testcase_api import start_case_from_body
 
 START_FIELDS = ("workflow", "project", *PARAMETER_NAMES, "test_case", "source")
 RERUN_FIELDS = ("from_step", "use_current_version", *PARAMETER_NAMES, "source")
@@ -87,6 +88,10 @@ def run_collection(request: ApiRequest) -> HttpResponse:
 def _start(request: ApiRequest) -> HttpResponse:
     body = body_object(request)
     reject_unknown_keys(body, START_FIELDS)
+    if body.get("test_case") is not None:
+        # A run of a saved test case (DESIGN §8); the other fields override the case's.
+        run = start_case_from_body(request, body, _source(request, body))
+        return _started(run, request)
     slug = body.get("workflow")
     if not isinstance(slug, str) or not slug:
         raise ApiError(400, "Name the workflow to run by its slug.", path="workflow")
@@ -106,7 +111,6 @@ def _start(request: ApiRequest) -> HttpResponse:
         parse_definition(version.definition),
         {key: body[key] for key in PARAMETER_NAMES if key in body},
     )
-    # `test_case` is accepted for forward compatibility; test cases are not built yet.
     run = services.start_test_run(
         workflow, params, user=request.user, source=source, version=version
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from testruns import api
+from testruns import api, suite_api, testcase_api
 
 urlpatterns = [
     path("test-runs", api.run_collection, name="test_runs"),
@@ -15,4 +15,9 @@ urlpatterns = [
     path("test-runs/<uuid:run_id>/cancel", api.run_cancel, name="test_run_cancel"),
     path("test-runs/<uuid:run_id>/rerun", api.run_rerun, name="test_run_rerun"),
     path("test-runs/<uuid:run_id>/export", api.run_export_view, name="test_run_export"),
+    path("test-cases", testcase_api.case_collection, name="test_cases"),
+    path("test-cases/<str:case_id>", testcase_api.case_item, name="test_case"),
+    path("suites", suite_api.suite_collection, name="suites"),
+    path("suites/<str:suite_id>", suite_api.suite_item, name="suite"),
+    path("suites/<str:suite_id>/junit", suite_api.suite_junit, name="suite_junit"),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from meshhook.api.openapi import PROJECT, Schema, Spec, d, enum, extend, op, param, s, shape
 from meshhook.extensions import OpenApiPart
+from testruns import testcase_openapi
 from testruns.models import RunEvent, RunStatus, StepStatus, TestRun
 from testruns.serializers import EXPORT_FORMAT
 
@@ -46,12 +47,12 @@ SCHEMAS: dict[str, Schema] = {
     "WorkflowStats": shape(
         {"runs": "int", "by_status": {"type": "object", "additionalProperties": s("int")},
          "last_run": "TestRunSummary?"}, "*"),
-    "TestRunStart": shape(
+    "TestRunStart": {**shape(
         {"workflow": "str", "project": "str", **PARAMETERS,
-         "test_case": d("any", "Accepted and ignored for now."),
+         "test_case": d("uuid", "Run this saved test case; the other fields override its own."),
          "source": enum(["api", "ci", "cli"])},
-        "workflow", closed=True,
-    ),
+        closed=True,
+    ), "anyOf": [{"required": ["workflow"]}, {"required": ["test_case"]}]},
     "TestRunStarted": shape(
         {"id": "uuid", "status": RUN_STATUS, "url": d("str", "The run's console page."),
          "ws_url": d("str", "The page's live socket."), "workflow": "str",
@@ -75,7 +76,10 @@ SCHEMAS: dict[str, Schema] = {
         "parameters": shape(PARAMETERS), "result": "any",
         "steps": d("[Step]", "Every node: those that ran in execution order, then the rest in "
                    "definition order; a loop's body steps once per iteration."),
-    }, "parameters result steps"),
+        "test_case": d("uuid?", "The test case this run checks."),
+        "assertions": d("[AssertionResult]", "The test case's assertions and baseline "
+                        "differences, failed ones first (`passed` null until evaluated)."),
+    }, "parameters result steps test_case assertions"),
     "Step": shape(
         {"node_id": "str", "type": "str", "label": "str", "status": enum(StepStatus.values),
          "mocked": "bool", "attempts": "int", "started_at": "time?", "completed_at": "time?",
@@ -139,5 +143,8 @@ PATHS: Schema = {
                   "200 The export.", "Export", RUN),
     },
 }  # fmt: skip
+
+SCHEMAS.update(testcase_openapi.SCHEMAS)
+PATHS.update(testcase_openapi.PATHS)
 
 PART = OpenApiPart(schemas=SCHEMAS, paths=PATHS)

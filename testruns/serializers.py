@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from meshhook.timefmt import iso
+from testruns.assertions import failed_first
 from testruns.models import RunEvent, StepRun, TestRun
 
 EXPORT_FORMAT = "meshhook.test-run/1"
@@ -79,6 +80,9 @@ def run_detail(
         "parameters": run.shown_parameters,
         "result": run.result,
         "steps": [step_json(step, full=full) for step in run.steps.in_run_order()],
+        # DESIGN §8: the test case the run checks, and its assertions, failed ones first.
+        "test_case": str(run.test_case_id) if run.test_case_id else None,
+        "assertions": failed_first(run.assertion_results),
     }
 
 
