@@ -5,12 +5,17 @@ step in flight runs at most twice."""
 from __future__ import annotations
 
 import signal
+import socket
+import subprocess
 import time
 from typing import Any
 
 import pytest
+import redis
+from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 
+from meshhook import embedded_redis
 from testruns.models import RunEvent, RunStatus, StepRun, TestRun
 from tests.factories import allow_server, make_user, make_workflow, personal_project, start_run
 from tests.testruns.workers import SlowServer, signal_process, wait_for, workers
@@ -135,3 +140,65 @@ def test_a_double_sigterm_stops_the_worker_at_once_and_the_run_still_finishes(
         assert run.status == RunStatus.PASSED, run.error
         assert server.count() == 2
         assert_clean_log(run)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _redis_on(port: int, directory: Any) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [str(embedded_redis.redis_server_binary()), "--port", str(port), "--bind", "127.0.0.1",
+         "--save", "", "--appendonly", "no", "--dir", str(directory), "--loglevel", "warning"],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    client = redis.Redis(port=port, socket_timeout=1)
+    wait_for(lambda: _pings(client), 10, "the test's redis-server to answer")
+    return process
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+def test_a_worker_survives_a_redis_outage_mid_step(
+    user: User, run_queue: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """Redis (a server of the test's own, on a spare port) stops mid-step and comes back
+    6 s later: the worker lives on, the run ends right, and a new run passes."""
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    server_redis = _redis_on(port, tmp_path)
+    # django_rq reads this very dict; setitem puts the suite's own queue back afterwards.
+    queues = django_settings.RQ_QUEUES
+    monkeypatch.setitem(queues, "testruns", {**queues["testruns"], "URL": url})
+    try:
+        with SlowServer(delay=2.0) as server, workers(REDIS_URL=url, **FAST_DETECTION) as pool:
+            project = personal_project(user)
+            allow_server(project, server.url)
+            workflow = make_workflow(project, slow_call(server.url))
+            run = start_run(workflow, user)
+            worker = pool.start()
+            wait_for(lambda: server.count() == 1, 60, "the worker to call the server")
+            server_redis.terminate()
+            server_redis.wait(timeout=10)
+            wait_for(lambda: TestRun.objects.get(pk=run.pk).is_finished, 30, "the run to end")
+            time.sleep(6)  # the outage itself: Redis stays away while the worker notices
+            server_redis = _redis_on(port, tmp_path)
+            run.refresh_from_db()
+            assert run.status == RunStatus.PASSED, run.error
+            assert_clean_log(run)
+            assert worker.is_alive()
+            later = start_run(workflow, user)
+            wait_for(lambda: TestRun.objects.get(pk=later.pk).is_finished, 60, "a new run")
+            later.refresh_from_db()
+            assert later.status == RunStatus.PASSED, later.error
+            assert worker.is_alive()
+    finally:
+        server_redis.kill()
+        server_redis.wait(timeout=10)
