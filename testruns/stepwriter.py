@@ -150,33 +150,35 @@ class StepWriter:
     # -- writing ------------------------------------------------------------------------
     def flush(self) -> bool:
         """Write everything buffered in one transaction; False (and nothing written) if the
-        run is no longer running."""
-        rows, iterations, skipped, events = (
-            self._rows,
-            self._iterations,
-            self._skipped,
-            self._events,
-        )
-        self._rows, self._iterations, self._skipped, self._events = [], [], [], []
-        self._since = None
+        run is no longer running under this driver's lease. The buffer is kept until the
+        commit succeeds, so after a database error the same flush can be tried again."""
+        counts = self._counts
         with transaction.atomic():
             if not lifecycle.touch(
                 self.run_id, [RunStatus.RUNNING], where=self.mine, heartbeat_at=timezone.now(),
                 steps_to_run=self.steps_to_run, release_node=self.release_node,
-                last_seq=F("last_seq") + len(events),
+                last_seq=F("last_seq") + len(self._events),
+                total_steps=F("total_steps") + counts["total"],
+                succeeded_count=F("succeeded_count") + counts[StepStatus.SUCCEEDED],
+                failed_count=F("failed_count") + counts[StepStatus.FAILED],
+                skipped_count=F("skipped_count") + counts[StepStatus.SKIPPED],
             ):  # fmt: skip
+                self._clear()
                 return False
-            for node_ids in skipped:
+            for node_ids in self._skipped:
                 self._skip_rows(node_ids)
-            if rows:
-                StepRun.objects.bulk_update(rows, STEP_FIELDS)
-            for loop_id, outcome, position in iterations:
+            if self._rows:
+                _update_rows(self._rows)
+            for loop_id, outcome, position in self._iterations:
                 self._store_iterations(loop_id, outcome, position)
-            if rows or skipped or iterations:
-                lifecycle.refresh_summary(self.run_id)
-            if events:
-                self._store_events(events)
+            if self._events:
+                self._store_events(self._events)
+        self._clear()
         return True
+
+    def _clear(self) -> None:
+        self._rows, self._iterations, self._skipped, self._events = [], [], [], []
+        self._counts, self._since = Counter(), None
 
     def start_step(self, node_id: str) -> tuple[int, datetime] | None:
         # (The row goes pending → running → its outcome; only the outcome is counted.)

@@ -141,3 +141,43 @@ def test_a_crash_mid_batch_loses_no_event_that_was_broadcast(
     succeeded = set(StepRun.objects.filter(run=run, status=StepStatus.SUCCEEDED).values_list(
         "node_id", flat=True))  # fmt: skip
     assert succeeded == {"hook", "t0", "t1", "t2"}
+
+
+def test_summary_counts_moved_with_the_writes_equal_a_recount(
+    user: User, drain: Callable[[], int]
+) -> None:
+    definition = {
+        "schema_version": 1, "name": "Mixed", "slug": "mixed",
+        "nodes": [
+            {"id": "hook", "type": "webhook_trigger"},
+            {"id": "gate", "type": "branch", "config": {"condition": "body.go"}},
+            {"id": "never", "type": "transform", "config": {"expression": "@"}},
+            {"id": "each", "type": "loop", "config": {"items": "body.items"}},
+            {"id": "inner", "type": "transform", "parent": "each", "config": {"expression": "@"}},
+            {"id": "oops", "type": "transform", "on_error": "continue",
+             "config": {"template": {"x": "{{ missing.value }}"}}},
+            {"id": "done", "type": "terminate", "config": {"status": "success"}},
+        ],
+        "edges": [
+            {"source": "hook", "target": "gate"},
+            {"source": "gate", "target": "never", "when": "false"},
+            {"source": "gate", "target": "each", "when": "true"},
+            {"source": "each", "target": "oops"}, {"source": "oops", "target": "done"},
+        ],
+    }  # fmt: skip
+    run = start_run(
+        make_workflow(personal_project(user), definition), user,
+        payload={"go": True, "items": [1, 2, 3]},
+    )  # fmt: skip
+    drain()
+    run.refresh_from_db()
+    assert run.status == RunStatus.PASSED, run.error
+    stored = (run.total_steps, run.succeeded_count, run.failed_count, run.skipped_count)
+    steps = StepRun.objects.filter(run=run)
+    recount = (
+        steps.count(),
+        steps.filter(status=StepStatus.SUCCEEDED).count(),
+        steps.filter(status=StepStatus.FAILED).count(),
+        steps.filter(status=StepStatus.SKIPPED).count(),
+    )
+    assert stored == recount == (9, 7, 1, 1)
