@@ -22,6 +22,7 @@ install: $(STAMP)
 run: install
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
 	DEBUG=$${DEBUG:-1} $(PY) manage.py load_demo
+	DEBUG=$${DEBUG:-1} $(PY) manage.py load_demo_cases
 	DEBUG=$${DEBUG:-1} PORT=$(PORT) $(PY) manage.py serve
 
 ## The whole suite: engine, Django, API, sockets, jobs and browser tests.

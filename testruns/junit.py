@@ -107,14 +107,15 @@ def _run_case(run: TestRun, project: str) -> _Case:
     case.out = summary
     failed = [item for item in run.assertion_results if item.get("passed") is False]
     if run.status == RunStatus.FAILED:
-        lines = [f"- {item['message']}" for item in failed]
         if failed:
             count = sum(1 for item in failed if item.get("target") != "baseline")
-            message = _failure_message(count, len(failed) - count)
+            message = f"{_failure_message(count, len(failed) - count)}: {failed[0]['message']}"
+            lines = [f"- {item['message']}" for item in failed]
+            text = "\n".join([*lines, f"Run error: {run.error}"])
+            case.outcome = ("failure", "AssertionError", message, text)
         else:
             message = f"The workflow failed: {run.error}"
-        text = "\n".join([f"Workflow error: {run.error}" if not failed else run.error, *lines])
-        case.outcome = ("failure", "AssertionError" if failed else "WorkflowFailed", message, text)
+            case.outcome = ("failure", "WorkflowFailed", message, run.error)
     elif run.status == RunStatus.ERROR:
         case.outcome = ("error", "RunError", run.error or "The run ended in error.", run.error)
     elif run.status == RunStatus.CANCELLED:
@@ -129,9 +130,7 @@ def _failure_message(assertions: int, differences: int) -> str:
     if assertions:
         parts.append(f"{assertions} assertion{'s' if assertions != 1 else ''} failed")
     if differences:
-        parts.append(
-            f"{differences} difference{'s' if differences != 1 else ''} from the baseline"
-        )
+        parts.append(f"{differences} difference{'s' if differences != 1 else ''} from the baseline")
     return ", ".join(parts)
 
 
