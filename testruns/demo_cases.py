@@ -12,6 +12,7 @@ Kept in this app because the core app never imports a feature app.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from functools import cache
@@ -44,7 +45,7 @@ def _read() -> list[dict[str, Any]]:
 
 
 def demo_case_specs() -> list[dict[str, Any]]:
-    return json.loads(json.dumps(_read()))  # a fresh copy
+    return copy.deepcopy(_read())
 
 
 def case_data(spec: dict[str, Any]) -> dict[str, Any]:
@@ -99,17 +100,14 @@ def load_demo_cases(*, report: Report | None = None) -> list[TestCase]:
 
 
 def _same(case: TestCase, data: dict[str, Any]) -> bool:
-    return (
-        case.description == data["description"]
-        and case.payload == data["payload"]
-        and case.headers == data["headers"]
-        and case.environment_name == data["environment"]
-        and case.mocks == data["mocks"]
-        and case.assertions == data["assertions"]
-        and case.volatile_paths == data["volatile_paths"]
-        and (str(case.replay_from_run_id) if case.replay_from_run_id else None)
-        == data["replay_from_run"]
-    )
+    replay = str(case.replay_from_run_id) if case.replay_from_run_id else None
+    stored = {
+        "description": case.description, "payload": case.payload, "headers": case.headers,
+        "environment": case.environment_name, "mocks": case.mocks,
+        "assertions": case.assertions, "volatile_paths": case.volatile_paths,
+        "replay_from_run": replay,
+    }  # fmt: skip
+    return all(stored[key] == data[key] for key in stored)
 
 
 def _record(case: TestCase, user: Any) -> TestRun:
