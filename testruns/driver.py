@@ -18,8 +18,10 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
+from typing import TypeVar
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -56,6 +58,8 @@ shutdown_requested = threading.Event()
 LOG_FLUSH_SECONDS = 0.1
 LOG_FLUSH_LINES = 50
 STOP_POLL_SECONDS = 0.5
+RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0)
+T = TypeVar("T")
 
 
 class RunDriver:
@@ -86,7 +90,7 @@ class RunDriver:
             return
         state = state_from_rows(self.workflow, run_input, self.run)
         while True:
-            if not self._still_running():
+            if not self._retrying(self._still_running):
                 return  # cancelled, or taken over by another worker
             if shutdown_requested.is_set() and self.hand_back is not None:
                 self._hand_back()
@@ -99,12 +103,12 @@ class RunDriver:
                 self.writer.add_skipped(plan.skip, run_ended=plan.finished is not None)
                 state = state.with_skipped(plan.skip)
             if plan.finished is not None:
-                self._finish(plan.finished)
+                self._retrying(partial(self._finish, plan.finished))
                 return
             node_id = plan.next_node
             assert node_id is not None
             if self._should_pause(node_id):
-                self._pause(node_id, state)
+                self._retrying(partial(self._pause, node_id, state))
                 return
             outcome = self._execute(node_id, state)
             if outcome is None:
@@ -132,6 +136,21 @@ class RunDriver:
         ).get(pk=self.run_id)
         self.run.breakpoints = breakpoints
         return bool(status == RunStatus.RUNNING and lease == self.writer.lease)
+
+    def _retrying(self, write: Callable[[], T]) -> T:
+        """A database blip is not the run's failure: drop the broken connection and try
+        again, for about 8 s. Every write is conditional on this driver's lease and a failed
+        flush keeps its buffer, so trying again writes once."""
+        for delay in RECONNECT_DELAYS:
+            try:
+                return write()
+            except (OperationalError, InterfaceError):
+                if connection.in_atomic_block:
+                    raise
+                logger.warning("Database error driving run %s; retrying", self.run_id)
+                connection.close()
+                time.sleep(delay)
+        return write()
 
     @property
     def mine(self) -> Q:
@@ -284,7 +303,7 @@ class RunDriver:
             self._live_step = False
             outcome = execute_step(self.workflow, node_id, state, self._context(node_id))
         else:
-            begun = self.writer.start_step(node_id)
+            begun = self._retrying(partial(self.writer.start_step, node_id))
             if begun is None:
                 return None
             position, started = begun
@@ -300,7 +319,7 @@ class RunDriver:
         self.writer.add_outcome(
             outcome, position=position, started=started, finished=timezone.now()
         )
-        if (self._live_step or self.writer.due) and not self.writer.flush():
+        if (self._live_step or self.writer.due) and not self._retrying(self.writer.flush):
             return None  # cancelled while it ran: the cancel has recorded the step
         return outcome
 

@@ -14,6 +14,7 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 from django.contrib.auth.models import User
+from django.db import connection
 
 from meshhook import embedded_redis
 from testruns.models import RunEvent, RunStatus, StepRun, TestRun
@@ -202,3 +203,30 @@ def test_a_worker_survives_a_redis_outage_mid_step(
     finally:
         server_redis.kill()
         server_redis.wait(timeout=10)
+
+
+def test_terminated_database_connections_mid_step_do_not_fail_the_run(
+    user: User, run_queue: Any
+) -> None:
+    """PostgreSQL drops every connection of the worker (heartbeat, sweeper and driver)
+    while its HTTP step runs: the step's success is still recorded, nothing runs twice."""
+    if connection.vendor != "postgresql":
+        pytest.skip("pg_terminate_backend is PostgreSQL's; CI runs this on PostgreSQL")
+    with SlowServer(delay=2.0) as server, workers(**FAST_DETECTION) as pool:
+        project = personal_project(user)
+        allow_server(project, server.url)
+        run = start_run(make_workflow(project, slow_call(server.url)), user)
+        pool.start()
+        wait_for(lambda: server.count() == 1, 60, "the worker to call the server")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            assert cursor.fetchall(), "the worker had no connection to terminate"
+        wait_for(lambda: TestRun.objects.get(pk=run.pk).is_finished, 30, "the run to finish")
+        run.refresh_from_db()
+        assert run.status == RunStatus.PASSED, run.error
+        assert server.count() == 1
+        assert run.resumes == 0
+        assert_clean_log(run)
