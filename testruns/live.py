@@ -174,11 +174,13 @@ class LiveView:
                 group = state.loop_group(step_view(loop_rows[loop_id], lazy=True), page=1)
                 pieces.append(render("loop_iterations", {**base, "group": group}))
 
-        steps_changed = bool(changed) or bool(touched_loops) or run_wide
-        if steps_changed and self._changed(
-            "graph", (_digest(state.statuses()), run.breakpoints, state.next_node,
-                      run.is_active, self.controls),
-        ):  # fmt: skip
+        # The statuses are only read again when events say a step may have changed; the
+        # rest of what the graph draws (breakpoints, the next step) is on the run's row.
+        if changed or touched_loops or run_wide or "statuses" not in self.sent:
+            self.sent["statuses"] = _digest(state.statuses())
+        graph = (self.sent["statuses"], run.breakpoints, state.next_node, run.is_active,
+                 self.controls)  # fmt: skip
+        if self._changed("graph", graph):
             pieces.append(render("graph_card", {**base, "graph": state.graph(),
                                                 "breakpoints": run.breakpoints}))  # fmt: skip
         timing = [(s.node_id, s.status, s.started_at, s.duration_ms) for s in state.top_level]

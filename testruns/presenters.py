@@ -223,7 +223,12 @@ def waterfall(steps: list[StepRun]) -> dict[str, Any]:
     for index, step in enumerate(timed):
         assert step.started_at is not None
         start = (step.started_at - origin).total_seconds() * 1000
-        duration = step.duration_ms if step.duration_ms is not None else 0
+        if step.duration_ms is not None:
+            duration = step.duration_ms
+        elif step.status == StepStatus.RUNNING:  # so far
+            duration = int((timezone.now() - step.started_at).total_seconds() * 1000)
+        else:
+            duration = 0
         end_ms = max(end_ms, int(start + duration))
         rows.append({"step": step, "start_ms": start, "duration_ms": duration, "y": 8 + index * 24})
     label_w, chart_w = 150, 440
@@ -298,6 +303,13 @@ class RunState:
     def statuses(self) -> dict[str, str]:
         if self._statuses is None:
             body = loops.body_statuses(self.run, self.bodies)
+            for loop_id, row in self.loop_rows().items():
+                if row.status == StepStatus.RUNNING:
+                    # Items are recorded when the loop ends; until then its body is at work.
+                    for node_id in self.bodies[loop_id]:
+                        seen = body.setdefault(node_id, set())
+                        seen.discard(StepStatus.PENDING)
+                        seen.add(StepStatus.RUNNING)
             self._statuses = node_statuses(self.top_level, body)
         return self._statuses
 

@@ -103,15 +103,15 @@
   // The socket tells the server which events the page already has, on every (re)connect,
   // so the server sends exactly the missing ones. After LOST_AFTER failed connects the page
   // says so and polls the events API instead, until the socket is back or the run is over.
-  var LOST_AFTER = 3, POLL_MS = 1500, QUIET_MS = 20000;
+  var LOST_AFTER = 3, POLL_MS = 1500, QUIET_MS = 20000, CONFIRM_MS = 2000;
   var FINISHED = /^(passed|failed|cancelled|error)$/;
-  var live = { failures: 0, polling: false, timer: null, lastMessage: 0, socket: null };
+  var live = { failures: 0, polling: false, timer: null, lastMessage: 0, socket: null,
+               confirmed: false, confirm: null };
 
   function logBox() { return document.getElementById("run-log"); }
   function lastSeq() {
-    var line = logBox() && logBox().lastElementChild;
-    while (line && !line.dataset.seq) line = line.previousElementSibling;
-    return line ? parseInt(line.dataset.seq, 10) : 0;
+    var lines = logBox() ? logBox().getElementsByClassName("log-line") : [];
+    return lines.length ? parseInt(lines[lines.length - 1].dataset.seq, 10) : 0;
   }
   function runStatus() {
     var status = document.getElementById("run-status");
@@ -126,7 +126,7 @@
     var dot = document.getElementById("live-indicator");
     if (!dot) return;
     if (FINISHED.test(runStatus())) state = "finished";
-    var text = { live: "Live", connecting: "Reconnecting…", lost: "Live view lost — retrying",
+    var text = { live: "Live", connecting: "Offline", lost: "Live view lost — retrying",
                  finished: "Finished", offline: "Offline" }[state];
     dot.textContent = text;
     dot.className = "live-dot" + (state === "live" ? " on" : state === "lost" ? " lost" : "");
@@ -135,19 +135,30 @@
   if (window.htmx) htmx.config.wsReconnectDelay = function (retries) {
     return Math.min(8000, 400 * Math.pow(2, retries)) * (0.5 + Math.random() / 2);
   };
-  document.addEventListener("htmx:wsOpen", function (e) {
+  // A socket counts as connected once it has carried a message or stayed open a moment:
+  // one that opens and drops at once (a proxy refusing it) is a failed connect.
+  function confirmLive() {
+    clearTimeout(live.confirm);
+    if (!live.socket) return;
     live.failures = 0;
-    live.socket = e.detail.socketWrapper;
-    live.lastMessage = Date.now();
+    live.confirmed = true;
     stopPolling();
-    e.detail.socketWrapper.send(JSON.stringify({ after: lastSeq() }), e.target);
     showLive("live");
+  }
+  document.addEventListener("htmx:wsOpen", function (e) {
+    live.socket = e.detail.socketWrapper;
+    live.confirmed = false;
+    live.lastMessage = Date.now();
+    e.detail.socketWrapper.send(JSON.stringify({ after: lastSeq() }), e.target);
+    live.confirm = setTimeout(confirmLive, CONFIRM_MS);
   });
   document.addEventListener("htmx:wsClose", function (e) {
+    clearTimeout(live.confirm);
     live.socket = null;
     var code = e.detail.event.code;
     if (code === 4403 || isOver()) { showLive("offline"); return; }
-    live.failures++;
+    live.failures = live.confirmed ? 1 : live.failures + 1;
+    live.confirmed = false;
     if (live.failures >= LOST_AFTER) startPolling(); else showLive("connecting");
     // htmx itself reconnects after 1006/1011/1012/1013; any other drop is retried here.
     if ([1006, 1011, 1012, 1013].indexOf(code) < 0) {
@@ -157,6 +168,7 @@
   });
   document.addEventListener("htmx:wsAfterMessage", function () {
     live.lastMessage = Date.now();
+    if (!live.confirmed) confirmLive();
     afterUpdate();
   });
   // A push can replace the socket element itself (the run is over): htmx then closes it.
@@ -218,12 +230,20 @@
     }
   }, 5000);
 
+  // Once per animation frame however many pushes arrive: scrolling the log forces a
+  // layout, and a burst of frames must not pay for one each.
+  var pending = false;
   function afterUpdate() {
-    showLive(live.polling ? "lost" : live.socket ? "live" : "offline");
-    applyLogFilters(true);
-    follow();
-    ticker();
-    initEditors(document);
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(function () {
+      pending = false;
+      showLive(live.polling ? "lost" : live.confirmed ? "live" : live.socket ? "connecting" : "offline");
+      applyLogFilters(true);
+      follow();
+      ticker();
+      initEditors(document);
+    });
   }
 
   function applyLogFilters(newOnly) {

@@ -74,6 +74,7 @@ def finished_loop_run(workflow: Workflow, user: Any, *, count: int, events: int)
     """A passed run of `workflow` (made from loop_definition) with `count` items recorded,
     written in bulk as the worker would have left it, and `events` log events."""
     run = start_run(workflow, user, payload=items(count))
+    run.refresh_from_db()  # last_seq counts the events start_run wrote
     body = [n["id"] for n in workflow.current_version().definition["nodes"] if n.get("parent")]
     now = timezone.now()
     started = now - timedelta(seconds=42)
