@@ -34,6 +34,7 @@ from meshhook.engine import (
     RunState,
     StepOutcome,
     execute_step,
+    is_run_timeout,
     plan_next,
     preview_step,
 )
@@ -311,8 +312,8 @@ class RunDriver:
             outcome = execute_step(self.workflow, node_id, state, self._context(node_id))
             self.writer.add_events(self._log_buffer)
             self._log_buffer = []
-            if outcome.status == "failed" and self._remaining_seconds() <= 0:
-                self._time_out()  # the step failed because the run ran out of time
+            if outcome.status == "failed" and is_run_timeout(outcome.error):
+                self._time_out()  # not the step's failure: the run ran out of time
                 return None
         if not self._had_final:
             self.writer.add_events([self._fallback_final(outcome)])

@@ -1,6 +1,6 @@
 """MeshHook's workflow engine: pure Python, no Django. See API.md beside this file."""
 
-from .context import NO_OVERRIDE, ExecutionContext
+from .context import NO_OVERRIDE, ExecutionContext, is_run_timeout
 from .definition import parse_definition
 from .events import EngineEvent, HttpExchange
 from .executor import (
@@ -46,6 +46,7 @@ __all__ = [
     "Workflow",
     "WorkflowSettings",
     "execute_step",
+    "is_run_timeout",
     "mask_headers",
     "mask_secrets",
     "parse_definition",

@@ -26,6 +26,13 @@ NO_OVERRIDE: Any = _NoOverride()
 
 # Delays and back-offs sleep in slices this long so a cancel or the run deadline is noticed soon.
 SLEEP_SLICE_S = 0.1
+# How every step error caused by the run's deadline begins, so a host can tell a run timeout
+# (its own limit) from the step's failure.
+RUN_TIMEOUT = "run timeout reached"
+
+
+def is_run_timeout(error: str | None) -> bool:
+    return bool(error) and str(error).startswith(RUN_TIMEOUT)
 
 
 class StepFailure(Exception):
@@ -60,14 +67,14 @@ class ExecutionContext:
             raise StepFailure("cancelled")
         remaining = self.remaining_s()
         if remaining is not None and remaining <= 0:
-            raise StepFailure("run timeout reached")
+            raise StepFailure(RUN_TIMEOUT)
 
     def pause(self, seconds: float, what: str) -> None:
         """Sleep `seconds` in slices, failing the step at once on cancel or at the deadline."""
         remaining = self.remaining_s()
         if remaining is not None and remaining < seconds:
             raise StepFailure(
-                f"run timeout reached: {what} of {seconds:.1f} s would end after the run deadline"
+                f"{RUN_TIMEOUT}: {what} of {seconds:.1f} s would end after the run deadline"
             )
         # Counting the slices handed to `sleep` (not the wall clock) lets callers inject a sleep
         # that does not block, e.g. tests or a cooperative worker.

@@ -316,3 +316,30 @@ def test_a_heartbeat_that_hits_a_database_error_keeps_beating(
     monkeypatch.setattr(lifecycle, "touch", flaky_touch)
     with heartbeat(run.id, lease=0, interval=0.01):
         assert three_beats.wait(timeout=10)
+
+
+@pytest.mark.parametrize("slow_step", ["delay", "back-off"])
+def test_a_run_timeout_during_a_delay_or_a_back_off_ends_error(
+    user: User, drain: Callable[[], int], slow_step: str, httpserver: HTTPServer
+) -> None:
+    httpserver.expect_request("/x").respond_with_data("busy", status=500)
+    if slow_step == "delay":
+        node = {"id": "wait", "type": "delay", "config": {"duration_ms": 30000}}
+    else:  # a step retrying a server that answers 500, with long back-offs
+        node = {"id": "wait", "type": "http_call", "config": {"url": httpserver.url_for("/x")},
+                "retry": {"max_attempts": 5, "initial_delay_ms": 30000}}  # fmt: skip
+    definition = {
+        "schema_version": 1, "name": "Too slow", "slug": "too-slow",
+        "settings": {"run_timeout_ms": 1000},
+        "nodes": [{"id": "hook", "type": "webhook_trigger"}, node],
+        "edges": [{"source": "hook", "target": "wait"}],
+    }  # fmt: skip
+    project = personal_project(user)
+    allow_server(project, httpserver.url_for("/"))
+    run = start_run(make_workflow(project, definition), user, honor_delays=True)
+    drain()
+    run.refresh_from_db()
+    assert run.status == RunStatus.ERROR
+    assert run.error == "The run timed out after 1,000 ms."
+    assert run.steps.get(node_id="wait").status == "failed"
+    assert run.events.filter(type="run_finished").count() == 1
