@@ -4,8 +4,9 @@ Each step's status and output are compared with the baseline run's; a difference
 assertion result `{"target": "baseline", "node": "<step>", "path": "output.data.id", ...}`.
 Left out: the compare page's volatile keys (timings, `Date`; `testruns.compare`) and the
 test case's `volatile_paths`, glob-ish paths over `steps.<step>.output…`: `*` is any one
-segment, `**` any number of them, and a step segment without `[n]` names every iteration
-of a loop body step (`steps.post.output.headers.date` covers `post[0]`, `post[1]`…).
+segment, `**` any number of them, `[*]` any list index; a path covers everything under
+it, and a step segment without `[n]` names every iteration of a loop body step
+(`steps.post.output.headers.date` covers `post[0]`, `post[1]`…).
 """
 
 from __future__ import annotations
@@ -57,12 +58,20 @@ def is_volatile(path: Sequence[str], patterns: Sequence[Sequence[str]]) -> bool:
 
 
 def _match(path: Sequence[str], pattern: Sequence[str]) -> bool:
+    """Whether `pattern` matches `path` or one of its ancestors (a volatile path covers
+    everything under it)."""
     if not pattern:
-        return not path
+        return True
     head, rest = pattern[0], pattern[1:]
     if head == "**":
         return any(_match(path[start:], rest) for start in range(len(path) + 1))
-    return bool(path) and fnmatch.fnmatchcase(path[0], head) and _match(path[1:], rest)
+    return bool(path) and _segment_matches(path[0], head) and _match(path[1:], rest)
+
+
+def _segment_matches(segment: str, pattern: str) -> bool:
+    if pattern.startswith("["):  # an index: `[2]`, or `[*]` for any
+        return segment.startswith("[") and pattern in ("[*]", segment)
+    return not segment.startswith("[") and fnmatch.fnmatchcase(segment, pattern)
 
 
 def step_key(step: StepFacts) -> str:
