@@ -49,6 +49,9 @@ def start(socket_path: Path, *, timeout: float = 10.0) -> subprocess.Popen[bytes
             "--loglevel", "warning",
         ],
         stdout=subprocess.DEVNULL,
+        # Out of the terminal's process group: Ctrl-C reaches the workers, which still need
+        # Redis to hand their runs back; `make run` stops it last.
+        start_new_session=True,
     )  # fmt: skip
     deadline = time.monotonic() + timeout
     while not is_up(socket_path):

@@ -166,7 +166,10 @@ class RunDriver:
             message = "The worker is shutting down; the run continues on another worker."
             append_events(self.run_id, [NewEvent("log", message, level="warning")])
         assert self.hand_back is not None
-        self.hand_back(str(self.run_id))
+        try:
+            self.hand_back(str(self.run_id))
+        except Exception:  # no queue either: a sweeper takes the run over once it is stale
+            logger.warning("Could not queue test run %s again", self.run_id, exc_info=True)
 
     def _run_input(self) -> RunInput:
         environment = self.run.environment

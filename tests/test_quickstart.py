@@ -170,3 +170,42 @@ def _answers(checkout: Path) -> bool:
         return False
     finally:
         probe.close()
+
+
+WAIT_A_BIT = {
+    "schema_version": 1, "name": "Wait a bit", "slug": "wait-a-bit",
+    "nodes": [
+        {"id": "hook", "type": "webhook_trigger"},
+        {"id": "wait", "type": "delay", "config": {"duration_ms": 4000}},
+        {"id": "done", "type": "terminate", "config": {"status": "success"}},
+    ],
+    "edges": [{"source": "hook", "target": "wait"}, {"source": "wait", "target": "done"}],
+}  # fmt: skip
+
+
+def test_ctrl_c_mid_run_leaves_no_run_running_once_the_stack_is_back(checkout: Path) -> None:
+    with make_run(checkout) as (client, _session):
+        assert client.post("/api/workflows", json=WAIT_A_BIT).status_code == 201
+        started = client.post(
+            "/api/test-runs", json={"workflow": "wait-a-bit", "honor_delays": True}
+        ).json()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            steps = client.get(f"/api/test-runs/{started['id']}").json()["steps"]
+            if any(s["node_id"] == "wait" and s["status"] == "running" for s in steps):
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the delay step never started")
+    # Ctrl-C came mid-delay. Once the stack is back, the run is taken over and finishes.
+    with make_run(checkout) as (client, _session):
+        finished = None
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and finished is None:
+            run = client.get(f"/api/test-runs/{started['id']}").json()
+            finished = run if run["status"] not in ("queued", "running") else None
+            time.sleep(0.2)
+        assert finished is not None, "the run was left running"
+        assert finished["status"] == "passed", finished["error"]
+        active = client.get("/api/test-runs", params={"status": "queued,running"}).json()
+        assert active["results"] == []
