@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from .expressions import ExpressionError, compile_expression
 from .graph import build_graph, check_cycles, check_parents, find_trigger, parse_edges
-from .limits import DEFAULT_LIMITS, Limits, describe_bytes
+from .limits import DEFAULT_LIMITS, Limits, describe_bytes, unstorable
 from .model import NODE_TYPES, Node, OnError, RetryPolicy, Workflow, WorkflowSettings
 from .node_configs import Checking, check_config, integer_between, is_int
 from .problems import DefinitionError, Problems, child_path, describe_type, show_value
@@ -51,6 +51,13 @@ def parse_definition(raw: object, *, limits: Limits | None = None) -> Workflow:
     problems = Problems()
     if not isinstance(raw, dict):
         problems.add("$", f"the definition must be a JSON object, got {describe_type(raw)}")
+        raise DefinitionError(problems.items)
+    # Before anything recursive (json, templates) walks it: deep nesting would otherwise be a
+    # RecursionError, and a NUL character a database error when the definition is stored.
+    unfit = unstorable(raw, limits.max_json_depth)
+    if unfit is not None:
+        path, why = unfit
+        problems.add(path, f"the value {why}" if path != "$" else f"the definition {why}")
         raise DefinitionError(problems.items)
     try:
         encoded = json.dumps(raw, allow_nan=False)
