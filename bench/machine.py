@@ -7,6 +7,7 @@ import platform
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 import redis
@@ -52,8 +53,14 @@ def describe(services: Services) -> dict[str, Any]:
         "postgresql": postgres,
         "redis": redis_version,
         "database": services.database_name,
-        "redis_url": services.redis_url,
+        "redis_url": without_credentials(services.redis_url),
     }
+
+
+def without_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    host = f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+    return f"{parts.scheme}://{host}{parts.path}"
 
 
 def lines(info: dict[str, Any]) -> list[str]:
