@@ -7,16 +7,18 @@ import json
 import random
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
+import httpcore
 import httpx
 
 from .context import StepFailure
 from .events import HttpExchange, Level
-from .limits import describe_bytes
+from .headers import merged, without_reserved
+from .limits import describe_bytes, too_deep
 from .masking import mask_headers, mask_secrets
 from .model import RetryPolicy
 from .policy import PolicyViolation
@@ -29,6 +31,7 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 RECORDED_BODY_CHARS = 65_536
 USER_AGENT = "MeshHook-TestRun/1"
 DEFAULT_TIMEOUT_MS = 30_000
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,82 @@ class _Response:
 
 class _ResponseTooLarge(Exception):
     pass
+
+
+def connection_key(url: str) -> tuple[str, int]:
+    """(host, port) as httpcore will connect for `url`: IDNA-encoded, IPv6 without brackets."""
+    parsed = httpx.URL(url)
+    port = parsed.port or _DEFAULT_PORTS.get(parsed.scheme, 0)
+    return parsed.raw_host.decode("ascii").lower(), port
+
+
+class PinnedBackend(httpcore.NetworkBackend):
+    """Opens connections only to the addresses the outbound policy checked.
+
+    Each hop announces its (host, port) with `pin` before it is sent; a connection to
+    anything not announced is refused. Resolving the name again at connect time would let a
+    DNS answer that changed since the check (rebinding) choose where the request goes.
+    TLS is untouched: certificates are still verified against the host name.
+    """
+
+    def __init__(self, inner: httpcore.NetworkBackend | None = None) -> None:
+        self.inner = inner or httpcore.SyncBackend()
+        self._pins: dict[tuple[str, int], tuple[str, ...] | None] = {}
+
+    def pin(self, url: str, addresses: Sequence[str] | None) -> None:
+        """`addresses` checked for `url`'s host; None: the policy did not resolve it."""
+        if isinstance(addresses, str):
+            addresses = (addresses,)
+        self._pins[connection_key(url)] = None if addresses is None else tuple(addresses)
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        key = (host.lower(), port)
+        if key not in self._pins:
+            raise httpcore.ConnectError(f"{host}:{port} was not checked by the outbound policy")
+        addresses = self._pins[key]
+        if addresses is None:
+            return self.inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        error = httpcore.ConnectError(f"the outbound policy allowed no address of {host}")
+        for address in addresses:
+            try:
+                return self.inner.connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as exc:
+                error = exc
+        raise error
+
+
+class PinnedTransport(httpx.HTTPTransport):
+    """httpx's own transport, connecting through a `PinnedBackend` (`.backend`).
+
+    The engine builds one per request; tests may pass one as `ExecutionContext.transport`
+    with a `network_backend` of their own (e.g. one that refuses non-loopback addresses) or
+    a `verify` context trusting their own certificate authority.
+    """
+
+    def __init__(
+        self,
+        *,
+        verify: ssl.SSLContext | bool = True,
+        network_backend: httpcore.NetworkBackend | None = None,
+    ) -> None:
+        context = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify)
+        super().__init__(verify=context, trust_env=False)
+        self.backend = PinnedBackend(network_backend)
+        limits = httpx.Limits()
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=self.backend,
+        )
 
 
 def encode_body(value: Any, headers: dict[str, str]) -> bytes | None:
@@ -122,13 +201,23 @@ class Sender:
         self.retry: RetryPolicy = call.node.retry
         self.secrets = list(call.run.secrets.values())
         self.timeout_ms = call.node.timeout_ms or DEFAULT_TIMEOUT_MS
+        headers, dropped = without_reserved(request.headers)
+        if dropped:
+            call.log.log(
+                "warning",
+                f"Not sent as given (MeshHook sets these itself): {', '.join(dropped)}.",
+            )
+        if not any(name.lower() == "user-agent" for name in headers):
+            headers = {"User-Agent": USER_AGENT, **headers}
+        self.headers = headers
+        self.pins: PinnedBackend | None = None
 
     def send(self) -> dict[str, Any]:
         request, retry = self.request, self.retry
-        transport = self.ctx.transport
-        with httpx.Client(
-            transport=transport, follow_redirects=False, trust_env=False, verify=_ssl_context()
-        ) as client:
+        transport = self.ctx.transport or PinnedTransport(verify=_ssl_context())
+        if isinstance(transport, PinnedTransport):
+            self.pins = transport.backend
+        with httpx.Client(transport=transport, follow_redirects=False, trust_env=False) as client:
             attempt = 0
             while True:
                 attempt += 1
@@ -175,16 +264,18 @@ class Sender:
         """One attempt, redirects included: (response, its status line) or (None, the error)."""
         self.ctx.check_running()
         method, url = self.request.method, self.request.url
-        headers = {"User-Agent": USER_AGENT, **self.request.headers}
+        headers = self.headers
         content = self.request.content
         for hop in range(MAX_REDIRECTS + 1):
             try:
-                self.ctx.policy.check(url)
+                checked = self.ctx.policy.check(url)
             except PolicyViolation as exc:
                 raise StepFailure(exc.message) from exc
             except Exception as exc:
                 # e.g. DNS failing inside the policy: still the user's problem to see, not a crash.
                 raise StepFailure(f"the outbound policy could not check {url}: {exc}") from exc
+            if self.pins is not None:
+                self.pins.pin(url, checked)
             timeout_s = self._timeout_s()
             try:
                 response = self._exchange(client, method, url, headers, content, timeout_s, attempt)
@@ -232,7 +323,7 @@ class Sender:
         timeout_s: float,
         attempt: int,
     ) -> _Response:
-        sent_headers = {**headers, **self.ctx.policy.headers()}
+        sent_headers = merged(headers, self.ctx.policy.headers())
         recorded_request = {
             "method": method,
             "url": mask_secrets(url, self.secrets),
@@ -353,10 +444,22 @@ class Sender:
         content_type = response.headers.get("content-type", "")
         if kind == "json" or "json" in content_type:
             try:
-                return json.loads(text)
+                data = json.loads(text)
+            except RecursionError:
+                data = None
+                deep: str | None = "$"
             except ValueError as exc:
                 if kind == "json":
                     raise StepFailure(
                         f"response from {response.url} is not valid JSON: {exc}"
                     ) from exc
+                return text
+            else:
+                deep = too_deep(data, self.ctx.limits.max_json_depth)
+            if deep is not None:
+                raise StepFailure(
+                    f"response from {response.url} nests deeper than "
+                    f"{self.ctx.limits.max_json_depth} levels (at {deep})"
+                )
+            return data
         return text

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .expressions import ExpressionError, compile_expression
+from .headers import HEADER_NAME, is_reserved_header
 from .limits import Limits
 from .problems import Problems, child_path, describe_type, show_value
 from .templates import compile_template
@@ -131,7 +132,24 @@ class ConfigSpec:
     required: tuple[str, ...] = ()
 
 
-_HEADERS = _string_map(scalars_allowed=False)
+_STRING_MAP = _string_map(scalars_allowed=False)
+
+
+def _headers(value: Any, checking: Checking) -> Any:
+    if isinstance(value, dict):
+        for name in value:
+            path = child_path(checking.path, name)
+            if not HEADER_NAME.fullmatch(name):
+                checking.problems.add(path, f"{show_value(name)} is not a valid header name")
+            elif is_reserved_header(name):
+                checking.problems.add(
+                    path,
+                    f"the {name} header cannot be set by a node: Host, Content-Length, "
+                    "Transfer-Encoding, Connection, Upgrade, TE, Trailer, Keep-Alive, Proxy-* "
+                    "and X-MeshHook-* come from the URL, the body and MeshHook itself",
+                )
+    return _STRING_MAP(value, checking)
+
 
 CONFIG_SPECS: dict[str, ConfigSpec] = {
     "webhook_trigger": ConfigSpec({}),
@@ -149,7 +167,7 @@ CONFIG_SPECS: dict[str, ConfigSpec] = {
         {
             "method": _choice(*HTTP_METHODS),
             "url": _template_string,
-            "headers": _HEADERS,
+            "headers": _headers,
             "query": _string_map(scalars_allowed=True),
             "body": _template,
             "response_type": _choice(*RESPONSE_TYPES),
@@ -162,7 +180,7 @@ CONFIG_SPECS: dict[str, ConfigSpec] = {
         {
             "method": _choice(*WEBHOOK_METHODS),
             "url": _template_string,
-            "headers": _HEADERS,
+            "headers": _headers,
             "body_template": _template,
             "response_type": _choice(*RESPONSE_TYPES),
             "fail_on_status": _boolean,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 
@@ -16,7 +16,14 @@ class PolicyViolation(Exception):
 
 @runtime_checkable
 class OutboundPolicy(Protocol):
-    def check(self, url: str) -> None: ...
+    def check(self, url: str) -> Sequence[str] | None:
+        """Refuse `url` by raising PolicyViolation, or allow it.
+
+        A policy that resolved the host returns the IP addresses it checked: the request then
+        connects only to one of those (in order), never to what a second lookup would answer
+        (DNS rebinding). None lets the transport resolve the host itself.
+        """
+        ...
 
     def headers(self) -> Mapping[str, str]: ...
 
@@ -24,7 +31,7 @@ class OutboundPolicy(Protocol):
 class AllowAll:
     """Allows every URL and adds no header: for tests, benchmarks and the CLI."""
 
-    def check(self, url: str) -> None:
+    def check(self, url: str) -> Sequence[str] | None:
         return None
 
     def headers(self) -> Mapping[str, str]:

@@ -626,3 +626,83 @@ def test_escaped_quotes_inside_template_expressions() -> None:
     compiled = parse_definition(raw).node("t").compiled["template"]
     assert compiled.whole is not None
     assert compiled.whole.source == "'it\\'s }}'"
+
+
+RESERVED_HEADER_NAMES = [
+    "Host",
+    "host",
+    "Transfer-Encoding",
+    "Content-Length",
+    "Connection",
+    "Upgrade",
+    "TE",
+    "te",
+    "Trailer",
+    "Keep-Alive",
+    "Proxy-Authorization",
+    "proxy-connection",
+    "X-MeshHook-Test-Run",
+    "x-meshhook-test-run",
+    "X-MESHHOOK-ANYTHING",
+]
+
+
+@pytest.mark.parametrize("node_type", ["http_call", "webhook"])
+@pytest.mark.parametrize("name", RESERVED_HEADER_NAMES)
+def test_reserved_headers_are_refused_at_their_path(node_type: str, name: str) -> None:
+    node = {
+        "id": "call",
+        "type": node_type,
+        "config": {"url": "http://x.test", "headers": {"Accept": "*/*", name: "v"}},
+    }
+    problems = problems_of(with_node(node))
+    path = f"nodes[1].config.headers.{name}" if name.isidentifier() else None
+    path = path or f'nodes[1].config.headers["{name}"]'
+    assert [problem.path for problem in problems] == [path]
+    assert f"the {name} header cannot be set by a node" in problems[0].message
+
+
+@pytest.mark.parametrize("name", ["Bad Name", "a:b", "x\r\ny", ""])
+def test_header_names_must_be_tokens(name: str) -> None:
+    problems = problems_of(with_node(http(headers={name: "v"})))
+    assert len(problems) == 1
+    assert problems[0].path.startswith("nodes[1].config.headers")
+    assert "is not a valid header name" in problems[0].message
+
+
+def test_ordinary_headers_pass() -> None:
+    headers = {"Authorization": "Bearer {{secrets.T}}", "X-Trace-Id": "1", "Content-Type": "a/b"}
+    parse_definition(with_node(http(headers=headers)))
+
+
+def nested(depth: int, leaf: Any = "{{ a }}") -> Any:
+    value = leaf
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+def test_a_template_nested_500_deep_is_a_problem_at_its_path_not_a_crash() -> None:
+    problems = problems_of(with_node(transform("deep", config={"template": nested(500)})))
+    assert len(problems) == 1
+    # The root, `nodes`, the node and its config are levels 1-4; the template starts at 5.
+    assert problems[0].path == "nodes[1].config.template" + ".a" * 60
+    assert problems[0].message == "the value nests deeper than 64 levels"
+
+
+def test_nesting_up_to_the_limit_is_accepted_and_the_limit_is_configurable() -> None:
+    raw = with_node(transform("deep", config={"template": nested(58)}))
+    parse_definition(raw)
+    with pytest.raises(DefinitionError) as refused:
+        parse_definition(raw, limits=Limits(max_json_depth=10))
+    assert refused.value.problems[0].path == "nodes[1].config.template" + ".a" * 6
+
+
+def test_a_nul_character_in_a_definition_is_a_problem_at_its_path() -> None:
+    raw = with_node(http(headers={"X-Note": "a\x00b"}))
+    assert problems_of(raw) == [
+        Problem('nodes[1].config.headers["X-Note"]', "the value contains a NUL character (\\u0000)")
+    ]
+    assert problems_of({**raw, "name": "x\x00"}) == [
+        Problem("name", "the value contains a NUL character (\\u0000)")
+    ]
