@@ -24,6 +24,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from meshhook.models import Environment, Project
+from meshhook.services.environments import host_problem
 from meshhook.services.projects import ensure_personal_project
 from meshhook.services.workflows import save_definition
 
@@ -31,7 +32,6 @@ DEMO_DIR = Path(__file__).resolve().parent
 SAMPLES_FILE = "samples.json"
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo"  # a public demo login: `make run` prints it
-SANDBOX_HOSTS = ["127.0.0.1", "localhost"]
 PRODUCTION_BASE_URL = "https://api.example.com"
 
 Report = Callable[[str], None]
@@ -80,7 +80,12 @@ def _read_samples() -> dict[str, Sample]:
 
 
 def sandbox_url(port: int | None = None) -> str:
-    return f"http://127.0.0.1:{port or settings.PORT}/sandbox"
+    return f"http://{sandbox_host(port)}/sandbox"
+
+
+def sandbox_host(port: int | None = None) -> str:
+    """The sandbox's origin as an allowlist entry: this one port of loopback, no other."""
+    return f"127.0.0.1:{port or settings.PORT}"
 
 
 @dataclass(frozen=True)
@@ -93,15 +98,16 @@ class _EnvironmentSpec:
     description: str
 
 
-def _environments(url: str) -> list[_EnvironmentSpec]:
-    test_variables = {"SANDBOX_URL": url}
+def _environments(port: int | None) -> list[_EnvironmentSpec]:
+    test_variables = {"SANDBOX_URL": sandbox_url(port)}
+    sandbox_hosts = [sandbox_host(port)]
     return [
         # The sandbox is served on loopback, which test runs refuse unless allowed.
         _EnvironmentSpec(
             "local",
             Environment.Kind.TEST,
             test_variables,
-            SANDBOX_HOSTS,
+            sandbox_hosts,
             True,
             "Runs against the built-in sandbox on this server.",
         ),
@@ -109,7 +115,7 @@ def _environments(url: str) -> list[_EnvironmentSpec]:
             "staging",
             Environment.Kind.TEST,
             test_variables,
-            SANDBOX_HOSTS,
+            sandbox_hosts,
             True,
             "A second test environment; it also points at the sandbox.",
         ),
@@ -128,13 +134,12 @@ def _environments(url: str) -> list[_EnvironmentSpec]:
 def load_demo(port: int | None = None, *, report: Report | None = None) -> Project:
     """Create or bring up to date everything the demo needs; return the demo project."""
     say: Report = report or (lambda line: None)
-    url = sandbox_url(port)
     with transaction.atomic():
         user, user_state = _ensure_user()
         say(f"User {DEMO_USERNAME} / {DEMO_PASSWORD}: {user_state}")
         project = ensure_personal_project(user)
         say(f"Project {project.name!r} ({project.slug})")
-        for spec in _environments(url):
+        for spec in _environments(port):
             state = _ensure_environment(project, spec)
             say(f"Environment {spec.name} ({spec.kind}): {state}")
         for slug, definition in demo_definitions().items():
@@ -186,7 +191,9 @@ def _ensure_environment(project: Project, spec: _EnvironmentSpec) -> str:
             allow_private_network=spec.allow_private_network,
         )
         return "created"
-    existing_hosts = list(environment.allowed_hosts)
+    # Entries the validator now refuses (`127.0.0.1` or `localhost` without a port opened
+    # every loopback service) go; everything else a user added is kept.
+    existing_hosts = [host for host in environment.allowed_hosts if host_problem(host) is None]
     wanted = {
         "kind": spec.kind,
         "variables": {**environment.variables, **spec.variables},

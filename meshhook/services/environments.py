@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from meshhook.engine import Problem
+from meshhook.engine.addresses import ip_literal, is_loopback_name, is_private_address
 from meshhook.engine.problems import child_path as json_path
 from meshhook.models import Environment
 
@@ -26,6 +27,9 @@ HOST_PATTERN = re.compile(
     r"|\[[0-9a-f:.]+\])(:(?P<port>[0-9]{1,5}))?"
 )
 MAX_DESCRIPTION_LENGTH = 200  # Environment.description
+# Names that only ever lead to this machine or a private network: a wildcard under them
+# would open every such host (e.g. metadata.google.internal).
+PRIVATE_SUFFIXES = ("localhost", "local", "localdomain", "internal", "lan", "home.arpa")
 FIELDS = ("kind", "description", "variables", "secrets", "allowed_hosts", "allow_private_network")
 
 
@@ -138,4 +142,31 @@ def host_problem(host: str) -> str | None:
             return "not a valid IPv6 address."
     elif name == "*" or name.count("*") > 1:
         return "a wildcard must be followed by a domain, as in '*.example.org'."
+    return private_entry_problem(name, port)
+
+
+def private_entry_problem(name: str, port: str | None) -> str | None:
+    """Private and loopback destinations are opened one `host:port` at a time: a wildcard or
+    a port-less entry would open every port (every service) of the machine or network."""
+    if name.startswith("*."):
+        domain = name[2:]
+        last_label = domain.rsplit(".", 1)[-1]
+        if last_label.isdigit() or ip_literal(domain) is not None:
+            return "a wildcard cannot cover IP addresses; list each as 'address:port'."
+        if any(domain == suffix or domain.endswith(f".{suffix}") for suffix in PRIVATE_SUFFIXES):
+            return (
+                f"a wildcard cannot cover the private names under '{domain}'; list each "
+                "as 'host:port'."
+            )
+        return None
+    address = ip_literal(name)
+    if address is not None and not name.startswith("[") and str(address) != name:
+        return f"write the address as '{address}' (another spelling of it is not accepted)."
+    private = (address is not None and is_private_address(address)) or is_loopback_name(name)
+    if private and port is None:
+        example = f"{name}:8000"
+        return (
+            "a private or loopback address must name its port, as in "
+            f"'{example}': without one it would open every service on that machine."
+        )
     return None
