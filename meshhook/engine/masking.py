@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import functools
+import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 MASK = "••••••"
 
@@ -30,31 +35,72 @@ def mask_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {name: MASK if is_sensitive_header(name) else value for name, value in headers.items()}
 
 
-def _ordered_secrets(secrets: Iterable[str]) -> list[str]:
-    # Longest first, so a secret that contains another one is masked whole.
-    return sorted({s for s in secrets if isinstance(s, str) and s}, key=len, reverse=True)
+# A secret at least this long also has the base64 of it inside longer values masked
+# (`Basic base64(user:secret)`); shorter ones would mask chance matches in unrelated data.
+MIN_EMBEDDED_BASE64 = 8
 
 
-def _mask_string(text: str, ordered: list[str]) -> str:
-    for secret in ordered:
-        if secret in text:
-            text = text.replace(secret, MASK)
-    return text
+def _base64_forms(raw: bytes) -> set[str]:
+    """The secret's own base64 (standard and URL-safe, with and without padding) and, for
+    long enough secrets, the part of the base64 of *any* value containing it that depends
+    on the secret alone: one core per alignment of the secret in the 3-byte groups."""
+    forms: set[str] = set()
+    for encoded in (base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()):
+        forms |= {encoded, encoded.rstrip("=")}
+    if len(raw) >= MIN_EMBEDDED_BASE64:
+        for offset, skip in ((0, 0), (1, 2), (2, 3)):
+            # Characters before `skip` mix in the unknown bytes before the secret, those
+            # after the last whole group the unknown bytes after it.
+            encoded = base64.b64encode(b"\0" * offset + raw).decode()
+            core = encoded[skip : (offset + len(raw)) // 3 * 4]
+            forms |= {core, core.replace("+", "-").replace("/", "_")}
+    return forms
 
 
-def _mask(value: Any, ordered: list[str]) -> Any:
+def _forms(secret: str) -> set[str]:
+    """How `secret` can appear in text: as is, URL-encoded (`%20` and `+` forms, `/` kept or
+    not), JSON- or repr-escaped (`\\/` too; once or twice), upper- and lower-cased,
+    base64-encoded."""
+    forms = {secret, secret.upper(), secret.lower()}
+    for safe in ("", "/"):
+        forms |= {quote(secret, safe=safe), quote_plus(secret, safe=safe)}
+    escaped_forms = {repr(secret)[1:-1]}
+    for ascii_only in (True, False):
+        escaped = json.dumps(secret, ensure_ascii=ascii_only)[1:-1]
+        escaped_forms |= {escaped, escaped.replace("/", "\\/")}
+    # Escaped once more, as in the repr() an error message shows or JSON inside JSON.
+    forms |= escaped_forms | {form.replace("\\", "\\\\") for form in escaped_forms}
+    forms |= _base64_forms(secret.encode())
+    return {form for form in forms if form}
+
+
+@functools.lru_cache(maxsize=256)
+def _pattern(secrets: tuple[str, ...]) -> re.Pattern[str]:
+    forms = set().union(*(_forms(secret) for secret in secrets))
+    # Longest first, so a form that contains another one is masked whole; case-insensitive,
+    # so `%2f`/`%2F` and any casing of the secret are masked too.
+    ordered = sorted(forms, key=lambda form: (-len(form), form))
+    return re.compile("|".join(re.escape(form) for form in ordered), re.IGNORECASE)
+
+
+def _ordered_secrets(secrets: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted({s for s in secrets if isinstance(s, str) and s}))
+
+
+def _mask(value: Any, pattern: re.Pattern[str]) -> Any:
     if isinstance(value, str):
-        return _mask_string(value, ordered)
+        return pattern.sub(MASK, value)
     if isinstance(value, Mapping):
-        return {_mask(key, ordered): _mask(item, ordered) for key, item in value.items()}
+        return {_mask(key, pattern): _mask(item, pattern) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_mask(item, ordered) for item in value]
+        return [_mask(item, pattern) for item in value]
     return value
 
 
 def mask_secrets(value: Any, secrets: Iterable[str]) -> Any:
-    """Return a copy of `value` with every secret value inside any string replaced by the mask."""
+    """Return a copy of `value` with every secret value inside any string replaced by the
+    mask, in whichever common encoding it appears (see `_forms`)."""
     ordered = _ordered_secrets(secrets)
     if not ordered:
         return value
-    return _mask(value, ordered)
+    return _mask(value, _pattern(ordered))
