@@ -61,7 +61,8 @@ def parse_headers_text(text: str) -> dict[str, str]:
         if not line or line.startswith(("#", ">", "<")) or ":" not in line:
             continue
         name, _, value = line.partition(":")
-        headers[name.strip()] = value.strip()
+        if name.strip():  # (static/js/app.js applies the same rule to "Add as rows")
+            headers[name.strip()] = value.strip()
     return headers
 
 

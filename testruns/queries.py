@@ -135,7 +135,3 @@ def _date(text: str) -> date | None:
         return parse_date(text)
     except ValueError:
         return None
-
-
-# Until every caller says which it needs.
-run_for_user_or_404 = viewable_run_or_404

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from meshhook import strictjson
+from meshhook.demo import sample_for
 from meshhook.engine import Problem, parse_definition
 from meshhook.htmx import AuthenticatedHtmxRequest
 from meshhook.models import Workflow, WorkflowVersion
@@ -37,7 +38,6 @@ from testruns.queries import (
     runs_for,
     viewable_run_or_404,
 )
-from testruns.samples import sample_for
 from testruns.services import (
     cancel_run,
     override_next_input,
@@ -55,11 +55,7 @@ def _prefill(workflow: Workflow, source: TestRun | None) -> dict[str, Any]:
     if previous is not None:
         return previous.parameters
     sample = sample_for(workflow.slug)
-    return {
-        **DEFAULT_PARAMETERS,
-        "payload": sample.get("payload", {}),
-        "headers": sample.get("headers", {}),
-    }
+    return {**DEFAULT_PARAMETERS, "payload": sample.payload, "headers": sample.headers}
 
 
 def chosen_version(workflow: Workflow, number: int | None) -> WorkflowVersion:

@@ -63,9 +63,13 @@
       var raw = document.querySelector(paste.dataset.parseHeaders);
       var target = document.querySelector(paste.dataset.target);
       var tplRow = document.getElementById("header-row-template");
+      // The same rule as parameters.parse_headers_text on the server: `Name: value` lines;
+      // blank lines, comments and curl -v's `>`/`<` lines are skipped.
       raw.value.split(/\r?\n/).forEach(function (line) {
+        line = line.trim();
+        if (!line || "#><".indexOf(line.charAt(0)) >= 0) return;
         var i = line.indexOf(":");
-        if (i <= 0) return;
+        if (i <= 0 || !line.slice(0, i).trim()) return;
         var node = tplRow.content.cloneNode(true);
         node.querySelector("[name=header_name]").value = line.slice(0, i).trim();
         node.querySelector("[name=header_value]").value = line.slice(i + 1).trim();
