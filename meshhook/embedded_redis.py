@@ -40,19 +40,26 @@ def start(socket_path: Path, *, timeout: float = 10.0) -> subprocess.Popen[bytes
     process = subprocess.Popen(
         [
             str(redis_server_binary()),
-            "--port", "0",
-            "--unixsocket", str(socket_path),
-            "--unixsocketperm", "700",
-            "--save", "",
-            "--appendonly", "no",
-            "--dir", str(socket_path.parent),
-            "--loglevel", "warning",
+            "--port",
+            "0",
+            "--unixsocket",
+            str(socket_path),
+            "--unixsocketperm",
+            "700",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(socket_path.parent),
+            "--loglevel",
+            "warning",
         ],
         stdout=subprocess.DEVNULL,
         # Out of the terminal's process group: Ctrl-C reaches the workers, which still need
         # Redis to hand their runs back; `make run` stops it last.
         start_new_session=True,
-    )  # fmt: skip
+    )
     deadline = time.monotonic() + timeout
     while not is_up(socket_path):
         if process.poll() is not None:

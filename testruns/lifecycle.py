@@ -92,9 +92,13 @@ def claim(run_id: RunId, *, started_message: str) -> int | None:
     now = timezone.now()
     with transaction.atomic():
         if transition(
-            run_id, [RunStatus.QUEUED], RunStatus.RUNNING, started_at=now, heartbeat_at=now,
+            run_id,
+            [RunStatus.QUEUED],
+            RunStatus.RUNNING,
+            started_at=now,
+            heartbeat_at=now,
             lease=F("lease") + 1,
-        ):  # fmt: skip
+        ):
             append_events(run_id, [NewEvent("run_started", started_message)])
         elif not touch(run_id, [RunStatus.RUNNING], heartbeat_at=now, lease=F("lease") + 1):
             return None
@@ -115,9 +119,13 @@ def claim(run_id: RunId, *, started_message: str) -> int | None:
 
 def pause(run_id: RunId, *, where: Q | None = None, **fields: Any) -> bool:
     return transition(
-        run_id, [RunStatus.RUNNING], RunStatus.PAUSED, where=where, heartbeat_at=timezone.now(),
+        run_id,
+        [RunStatus.RUNNING],
+        RunStatus.PAUSED,
+        where=where,
+        heartbeat_at=timezone.now(),
         **fields,
-    )  # fmt: skip
+    )
 
 
 def resume(run_id: RunId, **fields: Any) -> bool:
@@ -146,9 +154,15 @@ def end_run(
     now = timezone.now()
     with transaction.atomic():
         if not transition(
-            run_id, from_states, status, where=where, completed_at=now, error=error,
-            paused_before="", result=result,
-        ):  # fmt: skip
+            run_id,
+            from_states,
+            status,
+            where=where,
+            completed_at=now,
+            error=error,
+            paused_before="",
+            result=result,
+        ):
             return False
         steps = StepRun.objects.filter(run_id=uuid.UUID(str(run_id)))
         steps.filter(status=StepStatus.RUNNING).update(
@@ -169,9 +183,11 @@ def end_run(
         if message is None or (run.status, run.error) != decided:
             message = f"Test run {FINISHED_WORDS[final]}" + (f": {run.error}" if run.error else ".")
         event = NewEvent(
-            "run_finished", message, level=FINISHED_LEVEL.get(final, "error"),
+            "run_finished",
+            message,
+            level=FINISHED_LEVEL.get(final, "error"),
             data={"status": str(final)},
-        )  # fmt: skip
+        )
         append_events(run_id, [event], closing=True)
     return True
 

@@ -27,9 +27,18 @@ class RunStatus(models.TextChoices):
 RunStatusValue = Literal["queued", "running", "paused", "passed", "failed", "cancelled", "error"]
 StepStatusValue = Literal["pending", "running", "succeeded", "failed", "skipped"]
 EventType = Literal[
-    "run_queued", "run_started", "step_started", "http_attempt", "step_succeeded",
-    "step_failed", "step_skipped", "log", "run_paused", "run_resumed", "run_finished",
-]  # fmt: skip
+    "run_queued",
+    "run_started",
+    "step_started",
+    "http_attempt",
+    "step_succeeded",
+    "step_failed",
+    "step_skipped",
+    "log",
+    "run_paused",
+    "run_resumed",
+    "run_finished",
+]
 EventLevel = Literal["debug", "info", "warning", "error"]
 
 # The parameters a run is started with (form, API, re-run, export): one list for all.
@@ -143,9 +152,12 @@ class TestRun(models.Model):
         "testruns.TestCase", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
     )
     suite = models.ForeignKey(
-        "testruns.TestSuiteRun", null=True, blank=True, on_delete=models.SET_NULL,
+        "testruns.TestSuiteRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="runs",
-    )  # fmt: skip
+    )
     assertion_results = models.JSONField(default=list, blank=True)
 
     class Meta:

@@ -106,9 +106,12 @@ def filter_runs(runs: QuerySet[TestRun], filters: Mapping[str, str]) -> QuerySet
         statuses = [part.strip() for part in filters["status"].split(",") if part.strip()]
         unknown = [status for status in statuses if status not in RunStatus.values]
         if unknown:
-            problems.append(Problem(
-                "status", f"Unknown status {', '.join(unknown)}; use {', '.join(RunStatus.values)}."
-            ))  # fmt: skip
+            problems.append(
+                Problem(
+                    "status",
+                    f"Unknown status {', '.join(unknown)}; use {', '.join(RunStatus.values)}.",
+                )
+            )
         runs = runs.filter(status__in=statuses)
     if filters.get("environment"):
         runs = runs.filter(environment_name=filters["environment"])

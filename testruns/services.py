@@ -57,9 +57,16 @@ def start_test_run(
     is committed. Raises QueueUnavailable (503) if the job could not be queued: the run is
     then kept as an `error` record, and the answer must not pretend it is on its way."""
     run = _create_run(
-        workflow, params, user=user, source=source, version=version, source_run=source_run,
-        from_step=from_step, only_node=only_node, input_overrides=input_overrides,
-    )  # fmt: skip
+        workflow,
+        params,
+        user=user,
+        source=source,
+        version=version,
+        source_run=source_run,
+        from_step=from_step,
+        only_node=only_node,
+        input_overrides=input_overrides,
+    )
     # Right away when no transaction is open (the usual case), else when the caller commits.
     failures = enqueue_drive(run.id)
     if failures:

@@ -31,10 +31,21 @@ from testruns.runstore import jsonable, stored_output
 FLUSH_SECONDS = 0.010
 FLUSH_ROWS = 50
 STEP_FIELDS = [
-    "status", "input", "output", "error", "attempts", "mocked", "duration_ms",
-    "resolved_config", "http", "branch", "started_at", "completed_at", "position",
+    "status",
+    "input",
+    "output",
+    "error",
+    "attempts",
+    "mocked",
+    "duration_ms",
+    "resolved_config",
+    "http",
+    "branch",
+    "started_at",
+    "completed_at",
+    "position",
     "input_overridden",
-]  # fmt: skip
+]
 
 
 @dataclass
@@ -91,11 +102,14 @@ class StepWriter:
 
     def add_skipped(self, node_ids: tuple[str, ...], *, run_ended: bool) -> None:
         why = "the run ended before it" if run_ended else "no taken edge leads to it"
-        self.add_events([
-            NewEvent("step_skipped", f"Skipped '{node_id}': {why}.", node_id=node_id,
-                     level="debug")
-            for node_id in node_ids
-        ])  # fmt: skip
+        self.add_events(
+            [
+                NewEvent(
+                    "step_skipped", f"Skipped '{node_id}': {why}.", node_id=node_id, level="debug"
+                )
+                for node_id in node_ids
+            ]
+        )
         self._skipped.append(node_ids)
         for node_id in node_ids:
             body = self._body.get(node_id, [])
@@ -111,15 +125,23 @@ class StepWriter:
         self._mark()
         self._rows.append(
             StepRun(
-                pk=self._row_ids[node_id], status=outcome.status, input=jsonable(outcome.input),
-                output=stored_output(node.type, outcome.output), error=outcome.error or "",
-                attempts=outcome.attempts, mocked=outcome.mocked,
-                duration_ms=outcome.duration_ms, resolved_config=jsonable(outcome.resolved_config),
-                http=jsonable(list(outcome.http)), branch=outcome.branch, started_at=started,
-                completed_at=finished, position=position,
+                pk=self._row_ids[node_id],
+                status=outcome.status,
+                input=jsonable(outcome.input),
+                output=stored_output(node.type, outcome.output),
+                error=outcome.error or "",
+                attempts=outcome.attempts,
+                mocked=outcome.mocked,
+                duration_ms=outcome.duration_ms,
+                resolved_config=jsonable(outcome.resolved_config),
+                http=jsonable(list(outcome.http)),
+                branch=outcome.branch,
+                started_at=started,
+                completed_at=finished,
+                position=position,
                 input_overridden=node_id in self.input_overrides,
             )
-        )  # fmt: skip
+        )
         self._move(node_id, outcome.status)
         if outcome.iterations:
             self._iterations.append((node_id, outcome, position))
@@ -155,14 +177,18 @@ class StepWriter:
         counts = self._counts
         with transaction.atomic():
             if not lifecycle.touch(
-                self.run_id, [RunStatus.RUNNING], where=self.mine, heartbeat_at=timezone.now(),
-                steps_to_run=self.steps_to_run, release_node=self.release_node,
+                self.run_id,
+                [RunStatus.RUNNING],
+                where=self.mine,
+                heartbeat_at=timezone.now(),
+                steps_to_run=self.steps_to_run,
+                release_node=self.release_node,
                 last_seq=F("last_seq") + len(self._events),
                 total_steps=F("total_steps") + counts["total"],
                 succeeded_count=F("succeeded_count") + counts[StepStatus.SUCCEEDED],
                 failed_count=F("failed_count") + counts[StepStatus.FAILED],
                 skipped_count=F("skipped_count") + counts[StepStatus.SKIPPED],
-            ):  # fmt: skip
+            ):
                 self._clear()
                 return False
             for node_ids in self._skipped:
@@ -206,12 +232,18 @@ class StepWriter:
         first, now = last - len(events) + 1, timezone.now()
         RunEvent.objects.bulk_create(
             RunEvent(
-                run_id=self.run_id, seq=first + offset, ts=now, type=event.type,
-                node_id=event.node_id, iteration=event.iteration, level=event.level,
-                message=event.message, data=event.data,
+                run_id=self.run_id,
+                seq=first + offset,
+                ts=now,
+                type=event.type,
+                node_id=event.node_id,
+                iteration=event.iteration,
+                level=event.level,
+                message=event.message,
+                data=event.data,
             )
             for offset, event in enumerate(events)
-        )  # fmt: skip
+        )
         notify_on_commit(self.run_id, last, project_id)
 
     def _store_iterations(self, loop_id: str, outcome: StepOutcome, position: int) -> None:
@@ -224,17 +256,24 @@ class StepWriter:
             template = templates.get(item.node_id)
             rows.append(
                 StepRun(
-                    run_id=self.run_id, node_id=item.node_id, iteration=item.iteration,
+                    run_id=self.run_id,
+                    node_id=item.node_id,
+                    iteration=item.iteration,
                     parent_node_id=loop_id,
                     node_type=template.node_type if template else "",
                     label=template.label if template else item.node_id,
                     definition_index=template.definition_index if template else 0,
-                    status=item.status, input=jsonable(item.input),
-                    output=jsonable(item.output), error=item.error or "",
-                    attempts=item.attempts, duration_ms=item.duration_ms,
-                    http=jsonable(list(item.http)), position=position, completed_at=now,
+                    status=item.status,
+                    input=jsonable(item.input),
+                    output=jsonable(item.output),
+                    error=item.error or "",
+                    attempts=item.attempts,
+                    duration_ms=item.duration_ms,
+                    http=jsonable(list(item.http)),
+                    position=position,
+                    completed_at=now,
                 )
-            )  # fmt: skip
+            )
         StepRun.objects.bulk_create(rows, batch_size=500)
 
 

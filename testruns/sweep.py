@@ -102,9 +102,13 @@ def _take_over(run_id: uuid.UUID, resumes: int, status: str, still_stale: Q) -> 
         return "lost" if ended else "none"
     with transaction.atomic():
         if not lifecycle.touch(
-            run_id, [status], where=still_stale,
-            heartbeat_at=timezone.now(), lease=F("lease") + 1, resumes=F("resumes") + 1,
-        ):  # fmt: skip
+            run_id,
+            [status],
+            where=still_stale,
+            heartbeat_at=timezone.now(),
+            lease=F("lease") + 1,
+            resumes=F("resumes") + 1,
+        ):
             return "none"
         attempt = f"{resumes + 1} of {settings.RUN_MAX_RESUMES}"
         message = f"{lost}; resuming on another worker ({attempt})."
