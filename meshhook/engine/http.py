@@ -323,7 +323,12 @@ class Sender:
         timeout_s: float,
         attempt: int,
     ) -> _Response:
-        sent_headers = merged(headers, self.ctx.policy.headers())
+        # Lets the receiver drop a duplicate: a step in flight when its worker was lost runs
+        # again (DESIGN: at-least-once), with the same key. A node's own header wins.
+        key = f"{self.call.run.run_id}:{self.call.log.node_id}"
+        if self.call.log.iteration is not None:
+            key += f":{self.call.log.iteration}"
+        sent_headers = merged(merged({"Idempotency-Key": key}, headers), self.ctx.policy.headers())
         recorded_request = {
             "method": method,
             "url": mask_secrets(url, self.secrets),
