@@ -81,9 +81,14 @@ class LiveView:
         )
         if not events:
             return []
-        run = TestRun.objects.select_related(
-            "workflow", "workflow_version", "triggered_by", "source_run", "environment"
-        ).get(pk=self.run_id)
+        # Not the payload or result: a push never draws them, and they can be megabytes.
+        run = (
+            TestRun.objects.select_related(
+                "workflow", "workflow_version", "triggered_by", "source_run", "environment"
+            )
+            .defer("payload", "result")
+            .get(pk=self.run_id)
+        )
         sent = dict(self.sent)
         try:
             pieces = self._state_pieces(run, events)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -16,6 +17,7 @@ from tests.factories import make_workflow, personal_project, start_run
 from tests.testruns.big_runs import items, loop_definition
 
 FINAL = 60_000  # ms: 750 items on a loaded 2-core machine
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 def paused_loop_run(count: int, *, body: int = 1, slug: str = "order-lines") -> TestRun:
@@ -37,11 +39,15 @@ def shown_seqs(page: Any) -> list[int]:
 
 
 def shoot(page: Any, screenshot: Callable[..., None], name: str) -> None:
-    """Full-page screenshots at 1440 and 390 px wide, from the top of the page."""
-    for width, suffix in ((1440, ""), (390, "-mobile")):
-        page.set_viewport_size({"width": width, "height": 1000 if width > 400 else 844})
-        page.evaluate("window.scrollTo(0, 0)")
-        screenshot(page, name + suffix)
+    """The page at 1440 px (whole) and 390 px wide (its first screen, then its steps)."""
+    page.evaluate("window.scrollTo(0, 0)")
+    screenshot(page, name)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(ARTIFACTS / f"{name}-mobile.png"))
+    page.locator("#run-steps").scroll_into_view_if_needed()
+    page.evaluate("document.getElementById('run-steps').scrollIntoView()")
+    page.screenshot(path=str(ARTIFACTS / f"{name}-mobile-steps.png"))
     page.set_viewport_size({"width": 1440, "height": 1000})
 
 

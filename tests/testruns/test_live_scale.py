@@ -46,7 +46,7 @@ class Watched:
 async def watch(socket: WebsocketCommunicator, seen: Watched, until_seq: int) -> None:
     """Read frames until the line `until_seq` has arrived; a close fails the test."""
     while not seen.seqs or seen.seqs[-1] < until_seq:
-        output = await socket.receive_output(timeout=30)
+        output = await socket.receive_output(timeout=60)
         assert output["type"] == "websocket.send", f"the socket was closed: {output}"
         html = output["text"]
         seen.frames.append(html)
