@@ -58,7 +58,6 @@ logger = logging.getLogger(__name__)
 shutdown_requested = threading.Event()
 LOG_FLUSH_SECONDS = 0.1
 LOG_FLUSH_LINES = 50
-STOP_POLL_SECONDS = 0.5
 RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0)
 T = TypeVar("T")
 
@@ -74,14 +73,13 @@ class RunDriver:
         self._had_final = False
         self._log_buffer: list[NewEvent] = []
         self._last_flush = time.monotonic()
-        self._stop_checked_at = 0.0
-        self._stopped = False
+        self._lost = threading.Event()  # set by the heartbeat: the run is not ours any more
 
     # -- the loop ---------------------------------------------------------------------
     def drive(self) -> None:
         if not self._claim():
             return
-        with heartbeat(self.run_id, self.writer.lease):
+        with heartbeat(self.run_id, self.writer.lease, lost=self._lost):
             self._drive()
 
     def _drive(self) -> None:
@@ -311,7 +309,7 @@ class RunDriver:
             if begun is None:
                 return None
             position, started = begun
-            self._live_step, self._stop_checked_at = True, 0.0
+            self._live_step = True
             outcome = execute_step(self.workflow, node_id, state, self._context(node_id))
             self.writer.add_events(self._log_buffer)
             self._log_buffer = []
@@ -370,14 +368,7 @@ class RunDriver:
             self._last_flush = time.monotonic()
 
     def _should_stop(self) -> bool:
-        """Polled by the engine during delays and back-off: has the run been cancelled?"""
-        if self._stopped:
-            return True
-        now = time.monotonic()
-        if now - self._stop_checked_at >= STOP_POLL_SECONDS:
-            self._stop_checked_at = now
-            try:
-                self._stopped = not self._still_running()
-            except DatabaseError:
-                return False  # a blip is not a cancel; the next poll looks again
-        return self._stopped
+        """Polled by the engine during delays, back-offs and requests in flight (from its
+        own threads too): has the run been cancelled or taken over? The heartbeat finds out
+        every HEARTBEAT_SECONDS, so this reads a flag, never the database."""
+        return self._lost.is_set()

@@ -22,7 +22,8 @@ from testruns.models import RunStatus, StepStatus, TestRun
 
 logger = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 1.5
+# Often enough that a cancel stops a step in flight within a second (see `lost` below).
+HEARTBEAT_SECONDS = 0.5
 TERMINATE_STATUS = {"success": "passed", "failure": "failed", "cancelled": "cancelled"}
 
 
@@ -52,9 +53,16 @@ def stored_output(node_type: str, output: Any) -> Any:
 
 
 @contextmanager
-def heartbeat(run_id: uuid.UUID, lease: int, interval: float = HEARTBEAT_SECONDS) -> Iterator[None]:
+def heartbeat(
+    run_id: uuid.UUID,
+    lease: int,
+    interval: float = HEARTBEAT_SECONDS,
+    lost: threading.Event | None = None,
+) -> Iterator[None]:
     """Keep the run's heartbeat fresh while its driver works (a sweeper takes over a run
-    whose heartbeat is older than RUN_HEARTBEAT_TIMEOUT_SECONDS).
+    whose heartbeat is older than RUN_HEARTBEAT_TIMEOUT_SECONDS). When a beat finds the run
+    no longer running under `lease` (cancelled, finished, taken over) it sets `lost`, which
+    the engine's should_stop reads: a delay, a back-off or a request in flight then stops.
 
     A database error does not stop it: it logs, drops the broken connection and beats
     again at the next interval, so a blip cannot get a healthy run swept."""
@@ -66,7 +74,13 @@ def heartbeat(run_id: uuid.UUID, lease: int, interval: float = HEARTBEAT_SECONDS
             while not stop.wait(interval):
                 try:
                     now = timezone.now()
-                    lifecycle.touch(run_id, [RunStatus.RUNNING], where=mine, heartbeat_at=now)
+                    if (
+                        not lifecycle.touch(
+                            run_id, [RunStatus.RUNNING], where=mine, heartbeat_at=now
+                        )
+                        and lost is not None
+                    ):
+                        lost.set()
                 except DatabaseError:
                     logger.warning("Heartbeat of test run %s failed; retrying", run_id)
                     connection.close()

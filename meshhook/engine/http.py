@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import random
+import socket
 import ssl
+import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -31,6 +34,8 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 RECORDED_BODY_CHARS = 65_536
 USER_AGENT = "MeshHook-TestRun/1"
 DEFAULT_TIMEOUT_MS = 30_000
+# How often a request in flight looks whether the run was cancelled.
+STOP_POLL_S = 0.25
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -79,6 +84,16 @@ class PinnedBackend(httpcore.NetworkBackend):
     def __init__(self, inner: httpcore.NetworkBackend | None = None) -> None:
         self.inner = inner or httpcore.SyncBackend()
         self._pins: dict[tuple[str, int], tuple[str, ...] | None] = {}
+        self._streams: list[httpcore.NetworkStream] = []
+
+    def abort(self) -> None:
+        """Shut down every connection opened so far, from any thread: a read blocked on one
+        fails at once (closing the socket alone would not wake it)."""
+        for stream in list(self._streams):
+            sock = stream.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
 
     def pin(self, url: str, addresses: Sequence[str] | None) -> None:
         """`addresses` checked for `url`'s host; None: the policy did not resolve it."""
@@ -99,13 +114,20 @@ class PinnedBackend(httpcore.NetworkBackend):
             raise httpcore.ConnectError(f"{host}:{port} was not checked by the outbound policy")
         addresses = self._pins[key]
         if addresses is None:
-            return self.inner.connect_tcp(host, port, timeout, local_address, socket_options)
+            stream = self.inner.connect_tcp(host, port, timeout, local_address, socket_options)
+            self._streams.append(stream)
+            return stream
         error = httpcore.ConnectError(f"the outbound policy allowed no address of {host}")
         for address in addresses:
             try:
-                return self.inner.connect_tcp(address, port, timeout, local_address, socket_options)
+                stream = self.inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
             except httpcore.ConnectError as exc:
                 error = exc
+            else:
+                self._streams.append(stream)
+                return stream
         raise error
 
 
@@ -191,6 +213,33 @@ def _joined_headers(headers: httpx.Headers) -> dict[str, str]:
     return joined
 
 
+@contextlib.contextmanager
+def _abort_on_stop(
+    abort: Callable[[], None], should_stop: Callable[[], bool] | None
+) -> Iterator[None]:
+    """While a request is in flight, look at `should_stop` every STOP_POLL_S from a second
+    thread and `abort` the connection when it says so: the blocked read then fails at once,
+    so a cancel frees the worker within a second instead of when the server answers."""
+    if should_stop is None:
+        yield
+        return
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(STOP_POLL_S):
+            if should_stop():
+                abort()
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True, name="http-cancel-watch")
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+
+
 class Sender:
     """Sends one node's request, with every attempt, hop and retry recorded on `call`."""
 
@@ -252,6 +301,11 @@ class Sender:
                 f"{response.reason}{tries}".rstrip()
             )
         return envelope
+
+    def _abort(self, client: httpx.Client) -> None:
+        if self.pins is not None:
+            self.pins.abort()
+        client.close()
 
     def _backoff_s(self, attempt: int, response: _Response | None) -> float:
         delay_ms = self.retry.delay_ms(attempt) * random.uniform(0.8, 1.0)
@@ -337,9 +391,12 @@ class Sender:
         }
         started = time.monotonic()
         try:
-            with client.stream(
-                method, url, headers=sent_headers, content=content, timeout=timeout_s
-            ) as raw:
+            with (
+                _abort_on_stop(functools.partial(self._abort, client), self.ctx.should_stop),
+                client.stream(
+                    method, url, headers=sent_headers, content=content, timeout=timeout_s
+                ) as raw,
+            ):
                 body = self._read_capped(raw, started, timeout_s)
                 response = _Response(
                     url=url,
@@ -350,7 +407,12 @@ class Sender:
                     encoding=raw.encoding or "utf-8",
                     duration_ms=round((time.monotonic() - started) * 1000),
                 )
-        except (httpx.HTTPError, _ResponseTooLarge) as exc:
+        except (httpx.HTTPError, _ResponseTooLarge, RuntimeError) as exc:
+            if self.ctx.should_stop is not None and self.ctx.should_stop():
+                # The watcher closed the client under the request: the run was cancelled.
+                raise StepFailure("cancelled") from exc
+            if isinstance(exc, RuntimeError):
+                raise
             duration_ms = round((time.monotonic() - started) * 1000)
             too_large = isinstance(exc, _ResponseTooLarge)
             error = str(exc) if too_large else _describe_error(exc, timeout_s)

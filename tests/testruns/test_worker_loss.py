@@ -7,6 +7,7 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
+import threading
 import time
 from typing import Any
 
@@ -229,4 +230,37 @@ def test_terminated_database_connections_mid_step_do_not_fail_the_run(
         assert run.status == RunStatus.PASSED, run.error
         assert server.count() == 1
         assert run.resumes == 0
+        assert_clean_log(run)
+
+
+def test_a_cancel_during_a_slow_http_call_frees_the_worker_within_a_second(
+    user: User, run_queue: Any
+) -> None:
+    from django.db import connections
+
+    from testruns.driver import RunDriver
+    from testruns.services import cancel_run
+
+    with SlowServer(delay=20.0) as server:
+        project = personal_project(user)
+        allow_server(project, server.url)
+        run = start_run(make_workflow(project, slow_call(server.url)), user)
+        finished = threading.Event()
+
+        def drive() -> None:
+            try:
+                RunDriver(str(run.id)).drive()
+            finally:
+                connections.close_all()
+                finished.set()
+
+        threading.Thread(target=drive, daemon=True).start()
+        wait_for(lambda: server.count() == 1, 30, "the step to call the server")
+        cancel_run(TestRun.objects.get(pk=run.pk))
+        cancelled_at = time.monotonic()
+        assert finished.wait(timeout=10)
+        freed_after = time.monotonic() - cancelled_at
+        assert freed_after <= 1.0, f"the worker was busy {freed_after:.2f} s after the cancel"
+        run.refresh_from_db()
+        assert run.status == RunStatus.CANCELLED
         assert_clean_log(run)
