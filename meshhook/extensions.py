@@ -30,6 +30,19 @@ def _no_runs(workflow: Workflow, limit: int) -> Sequence[Any]:
 
 
 @dataclass
+class Panel:
+    """A card a feature adds to a core page: its template, rendered with `panel` set to
+    `context` (`{% include panel.template with panel=panel.context %}`)."""
+
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+def _no_panels(workflow: Workflow, request: HttpRequest) -> Sequence[Panel]:
+    return []
+
+
+@dataclass
 class WorkflowRuns:
     # `stats` of `GET /api/workflows/<slug>`.
     stats_json: Callable[[Workflow, HttpRequest | None], dict[str, Any]] = _no_stats
@@ -37,6 +50,8 @@ class WorkflowRuns:
     with_last_run: Callable[[QuerySet[Workflow]], QuerySet[Workflow]] = _unchanged
     # The workflow page's "Recent test runs".
     recent_runs: Callable[[Workflow, int], Sequence[Any]] = _no_runs
+    # More cards on the workflow page (the feature's test cases).
+    panels: Callable[[Workflow, HttpRequest], Sequence[Panel]] = _no_panels
 
 
 @dataclass

@@ -10,11 +10,12 @@ class TestRunsConfig(AppConfig):
         # What the core app's workflow pages and API show about runs, without it importing
         # this app (see meshhook.extensions).
         from meshhook import extensions
-        from testruns import openapi, stats, verdicts
+        from testruns import openapi, stats, testcase_views, verdicts
 
         extensions.workflow_runs.stats_json = stats.workflow_stats_json
         extensions.workflow_runs.with_last_run = stats.with_last_run
         extensions.workflow_runs.recent_runs = stats.recent_runs
+        extensions.workflow_runs.panels = testcase_views.workflow_panels
         if openapi.PART not in extensions.openapi_parts:
             extensions.openapi_parts.append(openapi.PART)
         # The web process sweeps too, so lost runs are taken over while no worker is up.
