@@ -149,7 +149,8 @@ def snapshot(project: Project) -> dict[str, Any]:
 
 
 @pytest.mark.django_db
-def test_load_demo_creates_user_environments_and_workflows() -> None:
+def test_load_demo_creates_user_environments_and_workflows(settings: Any) -> None:
+    settings.PORT = 8123  # the server's own port: its sandbox is the one origin allowed
     project = load_demo(port=8123)
 
     user = get_user_model().objects.get(username="demo")
@@ -163,7 +164,7 @@ def test_load_demo_creates_user_environments_and_workflows() -> None:
     local = environments["local"]
     assert local.kind == "test"
     assert local.variables == {"SANDBOX_URL": "http://127.0.0.1:8123/sandbox"}
-    assert local.allowed_hosts == ["127.0.0.1", "localhost"]
+    assert local.allowed_hosts == ["127.0.0.1:8123"]  # the sandbox origin, no other port
     assert local.allow_private_network is True
     assert environments["staging"].kind == "test"
     assert environments["staging"].variables["SANDBOX_URL"] == local.variables["SANDBOX_URL"]
@@ -208,7 +209,7 @@ def test_load_demo_repairs_the_user_and_keeps_hand_made_settings() -> None:
     assert user.check_password("demo")
     local.refresh_from_db()
     assert local.variables == {"SANDBOX_URL": "http://127.0.0.1:9000/sandbox", "MINE": "kept"}
-    assert local.allowed_hosts == ["api.internal", "127.0.0.1", "localhost"]
+    assert local.allowed_hosts == ["api.internal", "127.0.0.1:9000"]
     assert WorkflowVersion.objects.filter(workflow__project=project).count() == len(DEMO_SLUGS)
 
 

@@ -224,7 +224,8 @@ def _parse_body(request: HttpRequest) -> Any:
     try:
         return strictjson.loads(text)
     except strictjson.JsonInputError as exc:
-        raise ApiError(400, str(exc).replace("Not valid JSON", "Invalid JSON")) from None
+        message = str(exc).replace("Not valid JSON", "Invalid JSON")
+        raise ApiError(400, message, path=exc.path) from None
 
 
 # --- helpers the endpoints share -----------------------------------------------------------

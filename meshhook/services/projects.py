@@ -28,6 +28,8 @@ def ensure_personal_project(user: User) -> Project:
     while Project.objects.filter(slug=slug).exists():
         suffix += 1
         slug = f"{base}-{suffix}"
+    from meshhook.demo import sandbox_host  # (meshhook.demo imports this module)
+
     with transaction.atomic():
         project = Project.objects.create(
             name=f"{user.get_username()}'s project", slug=slug, personal_for=user
@@ -38,7 +40,7 @@ def ensure_personal_project(user: User) -> Project:
             name="local",
             kind=Environment.Kind.TEST,
             description="Runs against the built-in sandbox on this server.",
-            allowed_hosts=["127.0.0.1", "localhost"],
+            allowed_hosts=[sandbox_host()],
             allow_private_network=True,
         )
     return project

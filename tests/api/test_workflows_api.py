@@ -351,7 +351,7 @@ def test_invalid_json_names_line_and_column(team: Team) -> None:
         (b"\xff\xfe{}", "application/json", "$"),
         ("slug=x", "application/x-www-form-urlencoded", "Content-Type"),
         ("{}", "text/plain", "Content-Type"),
-        ("[" * 100_000 + "]" * 100_000, "application/json", "$"),
+        ("[" * 100_000 + "]" * 100_000, "application/json", "[0]" * 64),  # where it got too deep
     ],
     ids=["nan", "duplicate-key", "not-an-object", "empty", "not-utf8", "form", "text", "deep"],
 )
