@@ -55,25 +55,32 @@ def append_events(
         runs = TestRun.objects.filter(pk=run_id, status__in=states)
         if not runs.update(last_seq=F("last_seq") + len(events)):
             return []
-        last, project_id = TestRun.objects.values_list("last_seq", "project_id").get(pk=run_id)
-        first = last - len(events) + 1
-        now = timezone.now()
-        rows = [
-            RunEvent(
-                run_id=run_id,
-                seq=first + offset,
-                ts=now,
-                type=event.type,
-                node_id=event.node_id,
-                iteration=event.iteration,
-                level=event.level,
-                message=event.message,
-                data=event.data,
-            )
-            for offset, event in enumerate(events)
-        ]
-        RunEvent.objects.bulk_create(rows)
-        notify_on_commit(run_id, last, project_id)
+        rows = store_reserved(run_id, events)
+    return rows
+
+
+def store_reserved(run_id: uuid.UUID | str, events: list[NewEvent]) -> list[RunEvent]:
+    """Store `events` as the last `len(events)` seqs of the run, which the caller has just
+    reserved by raising `last_seq` in this transaction (under the run's row lock, so the
+    range is its own), and wake the viewers once that commits."""
+    last, project_id = TestRun.objects.values_list("last_seq", "project_id").get(pk=run_id)
+    first, now = last - len(events) + 1, timezone.now()
+    rows = [
+        RunEvent(
+            run_id=run_id,
+            seq=first + offset,
+            ts=now,
+            type=event.type,
+            node_id=event.node_id,
+            iteration=event.iteration,
+            level=event.level,
+            message=event.message,
+            data=event.data,
+        )
+        for offset, event in enumerate(events)
+    ]
+    RunEvent.objects.bulk_create(rows)
+    notify_on_commit(run_id, last, project_id)
     return rows
 
 

@@ -56,105 +56,83 @@ def start_test_run(
     """Create the run (queued) with a frozen copy of its version and queue its job once that
     is committed. Raises QueueUnavailable (503) if the job could not be queued: the run is
     then kept as an `error` record, and the answer must not pretend it is on its way."""
-    run = _create_run(
-        workflow,
-        params,
-        user=user,
-        source=source,
-        version=version,
-        source_run=source_run,
-        from_step=from_step,
-        only_node=only_node,
-        input_overrides=input_overrides,
-    )
+    with transaction.atomic():
+        version = version or workflow.current_version()
+        definition = engine_workflow(version)
+        run = TestRun.objects.create(
+            project=workflow.project,
+            workflow=workflow,
+            workflow_version=version,
+            environment=params.environment,
+            environment_name=params.environment.name,
+            mode=params.mode,
+            payload=params.payload,
+            headers=params.headers,
+            breakpoints=params.breakpoints,
+            mocks=params.mocks,
+            honor_delays=params.honor_delays,
+            triggered_by=user if user is not None and user.is_authenticated else None,
+            source=source,
+            source_run=source_run,
+            from_step=from_step,
+            steps_to_run=0 if params.mode == TestRun.Mode.STEP else None,
+            only_node=only_node,
+            input_overrides=input_overrides or {},
+        )
+        reused = (
+            _reused_steps(source_run, definition, from_step) if source_run and from_step else {}
+        )
+        steps = []
+        for index, node in enumerate(definition.nodes):
+            if only_node and node.id != only_node:
+                continue
+            earlier = reused.get(node.id)
+            step = StepRun(
+                run=run,
+                node_id=node.id,
+                parent_node_id=node.parent or "",
+                node_type=node.type,
+                label=node.label,
+                definition_index=index,
+            )
+            if earlier is not None:
+                for name in (
+                    "status",
+                    "mocked",
+                    "attempts",
+                    "input",
+                    "output",
+                    "error",
+                    "resolved_config",
+                    "http",
+                    "branch",
+                    "duration_ms",
+                    "position",
+                    "started_at",
+                    "completed_at",
+                ):
+                    setattr(step, name, getattr(earlier, name))
+                step.reused = True
+            steps.append(step)
+        StepRun.objects.bulk_create(steps)
+        if reused:
+            lifecycle.refresh_summary(run.id)
+        else:
+            TestRun.objects.filter(pk=run.pk).update(total_steps=len(steps))
+        message = f"Test run queued: {workflow.name} v{version.number} on {run.environment_name}"
+        if only_node:
+            message += f", testing only step '{only_node}'"
+        elif source_run is not None:
+            message += f", re-run of {source_run.short_id}" + (
+                f" from step '{from_step}' ({len(reused)} earlier steps reused)"
+                if from_step
+                else ""
+            )
+        append_events(run.id, [NewEvent("run_queued", message + ".", data={"mode": run.mode})])
     # Right away when no transaction is open (the usual case), else when the caller commits.
     failures = enqueue_drive(run.id)
     if failures:
         raise QueueUnavailable(f"{failures[0]} Try again in a moment.")
-    return run
-
-
-@transaction.atomic
-def _create_run(
-    workflow: Workflow,
-    params: RunParameters,
-    *,
-    user: Any,
-    source: str = TestRun.Source.CONSOLE,
-    version: WorkflowVersion | None = None,
-    source_run: TestRun | None = None,
-    from_step: str = "",
-    only_node: str = "",
-    input_overrides: dict[str, Any] | None = None,
-) -> TestRun:
-    version = version or workflow.current_version()
-    definition = engine_workflow(version)
-    run = TestRun.objects.create(
-        project=workflow.project,
-        workflow=workflow,
-        workflow_version=version,
-        environment=params.environment,
-        environment_name=params.environment.name,
-        mode=params.mode,
-        payload=params.payload,
-        headers=params.headers,
-        breakpoints=params.breakpoints,
-        mocks=params.mocks,
-        honor_delays=params.honor_delays,
-        triggered_by=user if user is not None and user.is_authenticated else None,
-        source=source,
-        source_run=source_run,
-        from_step=from_step,
-        steps_to_run=0 if params.mode == TestRun.Mode.STEP else None,
-        only_node=only_node,
-        input_overrides=input_overrides or {},
-    )
-    reused = _reused_steps(source_run, definition, from_step) if source_run and from_step else {}
-    steps = []
-    for index, node in enumerate(definition.nodes):
-        if only_node and node.id != only_node:
-            continue
-        earlier = reused.get(node.id)
-        step = StepRun(
-            run=run,
-            node_id=node.id,
-            parent_node_id=node.parent or "",
-            node_type=node.type,
-            label=node.label,
-            definition_index=index,
-        )
-        if earlier is not None:
-            for name in (
-                "status",
-                "mocked",
-                "attempts",
-                "input",
-                "output",
-                "error",
-                "resolved_config",
-                "http",
-                "branch",
-                "duration_ms",
-                "position",
-                "started_at",
-                "completed_at",
-            ):
-                setattr(step, name, getattr(earlier, name))
-            step.reused = True
-        steps.append(step)
-    StepRun.objects.bulk_create(steps)
-    if reused:
-        lifecycle.refresh_summary(run.id)
-    else:
-        TestRun.objects.filter(pk=run.pk).update(total_steps=len(steps))
-    message = f"Test run queued: {workflow.name} v{version.number} on {run.environment_name}"
-    if only_node:
-        message += f", testing only step '{only_node}'"
-    elif source_run is not None:
-        message += f", re-run of {source_run.short_id}" + (
-            f" from step '{from_step}' ({len(reused)} earlier steps reused)" if from_step else ""
-        )
-    append_events(run.id, [NewEvent("run_queued", message + ".", data={"mode": run.mode})])
     return run
 
 

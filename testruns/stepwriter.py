@@ -24,8 +24,8 @@ from django.utils import timezone
 
 from meshhook.engine import StepOutcome, Workflow
 from testruns import lifecycle
-from testruns.eventlog import NewEvent, notify_on_commit
-from testruns.models import RunEvent, RunStatus, StepRun, StepStatus, TestRun
+from testruns.eventlog import NewEvent, store_reserved
+from testruns.models import RunStatus, StepRun, StepStatus
 from testruns.runstore import jsonable, stored_output
 
 FLUSH_SECONDS = 0.010
@@ -198,7 +198,7 @@ class StepWriter:
             for loop_id, outcome, position in self._iterations:
                 self._store_iterations(loop_id, outcome, position)
             if self._events:
-                self._store_events(self._events)
+                store_reserved(self.run_id, self._events)
         self._clear()
         return True
 
@@ -224,27 +224,6 @@ class StepWriter:
         pending.filter(node_id__in=node_ids).update(status=StepStatus.SKIPPED)
         # A skipped loop's body is skipped with it.
         pending.filter(parent_node_id__in=node_ids).update(status=StepStatus.SKIPPED)
-
-    def _store_events(self, events: list[NewEvent]) -> None:
-        """Number the events after the run's last seq, which the conditional update above
-        has just raised under the run's row lock (so the range is the flush's own)."""
-        last, project_id = TestRun.objects.values_list("last_seq", "project_id").get(pk=self.run_id)
-        first, now = last - len(events) + 1, timezone.now()
-        RunEvent.objects.bulk_create(
-            RunEvent(
-                run_id=self.run_id,
-                seq=first + offset,
-                ts=now,
-                type=event.type,
-                node_id=event.node_id,
-                iteration=event.iteration,
-                level=event.level,
-                message=event.message,
-                data=event.data,
-            )
-            for offset, event in enumerate(events)
-        )
-        notify_on_commit(self.run_id, last, project_id)
 
     def _store_iterations(self, loop_id: str, outcome: StepOutcome, position: int) -> None:
         body = StepRun.objects.filter(run_id=self.run_id, parent_node_id=loop_id)
