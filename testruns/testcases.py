@@ -85,14 +85,17 @@ def clean_test_case(
         problems.append(
             Problem("description", f"The description is text of at most {MAX_DESCRIPTION:,}.")
         )
+    headers = values["headers"]
     try:
-        validate_parameters(
+        params = validate_parameters(
             workflow.project,
             definition,
             {key: values[key] for key in ("payload", "headers", "environment", "mocks")},
         )
     except ParameterError as error:
         problems += error.problems
+    else:
+        headers = params.headers  # as a run gets them: values as strings
     problems += assertions.validate(values["assertions"], node_ids)
     problems += [
         Problem(p, m) for p, m in baseline.validate_volatile_paths(values["volatile_paths"])
@@ -110,7 +113,7 @@ def clean_test_case(
         "name": name,
         "description": description,
         "payload": values["payload"],
-        "headers": values["headers"] or {},
+        "headers": headers or {},
         "environment_name": values["environment"] or "local",
         "mocks": values["mocks"] or {},
         "assertions": values["assertions"],

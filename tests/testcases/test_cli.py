@@ -131,7 +131,7 @@ def test_through_the_queue_with_a_worker(demo: None, drain: Callable[[], int]) -
         thread.join(timeout=0.05)
 
     assert "error" not in outcome, outcome
-    assert ran == 2
+    assert ran == 2, outcome
     assert "Running 2 test cases on the workers (cli)." in outcome["out"]
     assert "2 test cases: 2 passed, 0 failed, 0 errors" in outcome["out"]
 
