@@ -93,16 +93,18 @@ def save_definition(
     return SavedDefinition(workflow, version, created=created, changed=True)
 
 
-# Versions never change once stored, so their parsed form is kept per process.
-_parsed_versions: dict[int, EngineWorkflow] = {}
+# Versions never change once stored, so their parsed form is kept per process (keyed by
+# creation time too: a test database that was rolled back reuses primary keys).
+_parsed_versions: dict[tuple[int, Any], EngineWorkflow] = {}
 PARSED_VERSIONS_KEPT = 256
 
 
 def engine_workflow(version: WorkflowVersion) -> EngineWorkflow:
     """The engine's validated workflow for a stored version (parsed once per process)."""
-    parsed = _parsed_versions.get(version.pk)
+    key = (version.pk, version.created_at)
+    parsed = _parsed_versions.get(key)
     if parsed is None:
         if len(_parsed_versions) >= PARSED_VERSIONS_KEPT:
             _parsed_versions.pop(next(iter(_parsed_versions)))
-        parsed = _parsed_versions[version.pk] = parse_definition(version.definition)
+        parsed = _parsed_versions[key] = parse_definition(version.definition)
     return parsed

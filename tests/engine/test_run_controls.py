@@ -227,7 +227,10 @@ def test_log_lines_per_step_are_capped() -> None:
         workflow, [1, 2, 3, 4], ExecutionContext(limits=Limits(max_log_lines_per_step=2))
     )
     loop_logs = [e for e in outcomes[1].events if e.type == "log" and e.node_id == "each"]
-    assert [e.message for e in loop_logs] == ["Loop ran its body for 4 items."]
+    assert [e.message for e in loop_logs] == [
+        "Looping over 4 items.",
+        "Loop ran its body for 4 items.",
+    ]
     branch_logs = [e for e in outcomes[1].events if e.type == "log" and e.node_id == "b"]
     assert len(branch_logs) == 4  # one per iteration: the cap counts per step and iteration
 

@@ -45,6 +45,9 @@ def _last_output(body: tuple[str, ...], records: Mapping[str, StepRecord], item:
 def run_loop(call: NodeCall, resolved: Mapping[str, Any]) -> NodeResult:
     items = _items(call, resolved)
     body = call.workflow.body_order(call.node.id)
+    noun = "item" if len(items) == 1 else "items"
+    # Said up front so a live view can show "557/750" while the loop runs.
+    call.log.log("info", f"Looping over {len(items)} {noun}.", items=len(items))
     outputs: list[Any] = []
     for index, item in enumerate(items):
         call.ctx.check_running()
@@ -64,6 +67,5 @@ def run_loop(call: NodeCall, resolved: Mapping[str, Any]) -> NodeResult:
                 call.ctx.check_running()
                 raise StepFailure(f"item {index}: step '{run.node_id}' failed: {run.error}")
         outputs.append(_last_output(body, records, item))
-    noun = "item" if len(items) == 1 else "items"
     call.log.log("info", f"Loop ran its body for {len(items)} {noun}.", items=len(items))
     return NodeResult(outputs)
