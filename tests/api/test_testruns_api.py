@@ -89,9 +89,14 @@ def test_start_with_a_session_and_https_gives_wss(team: Team) -> None:
     ],
 )
 def test_source_from_body_or_header(team: Team, body: Any, headers: Any, source: str) -> None:
-    response = start(team, http_headers=headers, test_case=7, **body)
+    response = start(team, http_headers=headers, **body)
     assert response.status_code == 201
     assert TestRun.objects.get(pk=response.data["id"]).source == source
+
+
+def test_an_unknown_test_case_is_400_naming_it(team: Team) -> None:
+    assert_error(start(team, test_case=7), 400, "test_case")
+    assert not TestRun.objects.exists()
 
 
 def test_bad_source_is_400(team: Team) -> None:
