@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 import uuid
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 
@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 class RunChanged(TypedDict):
     """What a run's group receives: events up to `last_seq` are stored."""
 
-    type: str  # "run.changed"
+    type: Literal["run.changed"]
     last_seq: int
 
 

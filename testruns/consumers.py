@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Literal, TypedDict
+from typing import Any, TypedDict
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from meshhook.services.projects import can_edit
-from testruns.broadcast import run_group
-from testruns.live import LiveView, render_update
+from testruns.broadcast import RunChanged, run_group
+from testruns.live import LiveView
 from testruns.models import TestRun
 from testruns.queries import user_can_view_run
 
@@ -28,13 +28,6 @@ logger = logging.getLogger(__name__)
 FORBIDDEN = 4403
 MAX_SEQ = 2**31 - 1  # seq is a PositiveIntegerField
 MAX_MESSAGE_CHARS = 200  # a resume message is ~20 characters; anything longer is not one
-
-
-class RunChanged(TypedDict):
-    """What `testruns.broadcast` sends to the run's group: events up to `last_seq` exist."""
-
-    type: Literal["run.changed"]
-    last_seq: int
 
 
 class Resume(TypedDict):
@@ -119,6 +112,3 @@ class TestRunConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels
                 return
             for frame in frames:
                 await self.send(text_data=frame)
-
-
-__all__ = ["Resume", "RunChanged", "TestRunConsumer", "parse_resume", "render_update"]

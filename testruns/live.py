@@ -24,7 +24,6 @@ from django.template.loader import render_to_string
 from testruns.loops import EventProgress
 from testruns.models import RunEvent, StepRun, TestRun
 from testruns.presenters import (
-    JSON_FIELDS,
     MESSAGE_CHARS,
     RunState,
     log_lines,
@@ -218,12 +217,3 @@ def pack(pieces: Iterable[str]) -> list[str]:
     if current:
         frames.append("".join(current))
     return frames
-
-
-def render_update(run_id: Any, after: int, *, controls: bool) -> tuple[str, int]:
-    """One fresh viewer's update after `after`: its frames joined, and the last seq sent."""
-    view = LiveView(run_id, after, controls=controls)
-    return "".join(view.next_frames()), view.after
-
-
-__all__ = ["JSON_FIELDS", "MAX_FRAME_BYTES", "LiveView", "pack", "render_update"]

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from meshhook.graphlayout import TYPE_NAMES, GraphLayout, layout
+from meshhook.strictjson import pretty
 from testruns import loops
 from testruns.loops import EventProgress, IterationPage, LoopSummary
 from testruns.models import RunEvent, StepRun, StepStatus, TestRun
@@ -33,10 +34,6 @@ OPEN_LOOP_ITEMS = 10
 # A log line shows at most this much of its message (the API and export have it all).
 MESSAGE_CHARS = 8_000
 JSON_FIELDS = loops.JSON_FIELDS
-
-
-def pretty_json(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
 @dataclass(frozen=True)
@@ -63,7 +60,7 @@ def json_view(value: Any, *, label: str, url: str, dom_id: str, whole: bool = Fa
     # pure Python and would cost ~50 ms for a 500 KB value on every push that draws it).
     size = len(json.dumps(value, ensure_ascii=False, default=str).encode())
     if whole or size <= INLINE_JSON_BYTES:
-        return JsonView(label, pretty_json(value), size, False, url, dom_id)
+        return JsonView(label, pretty(value), size, False, url, dom_id)
     chunks: list[str] = []
     length = 0
     for chunk in _PRETTY.iterencode(value):

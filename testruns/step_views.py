@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET
 
 from meshhook.htmx import HtmxHttpRequest
 from meshhook.services.projects import can_edit
+from meshhook.strictjson import pretty
 from testruns.live import LiveView
 from testruns.loops import iteration_page
 from testruns.models import StepRun, TestRun
@@ -27,7 +28,6 @@ from testruns.presenters import (
     RunState,
     json_view,
     log_lines,
-    pretty_json,
     step_view,
 )
 from testruns.queries import viewable_run_or_404
@@ -96,7 +96,7 @@ def _json_answer(
     filename: str,
 ) -> HttpResponse:  # fmt: skip
     if request.GET.get("download"):
-        response = HttpResponse(pretty_json(value), content_type="application/json")
+        response = HttpResponse(pretty(value), content_type="application/json")
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
     if request.htmx:
