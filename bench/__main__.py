@@ -136,6 +136,7 @@ def run_stack_sections(ctx: Context, only: set[str]) -> None:
     from bench.history_bench import bench_history
     from bench.live_bench import bench_click, bench_flood
     from bench.load_bench import bench_memory, bench_throughput
+    from bench.settle import quiesce
 
     table = ctx.table
     # History last: a million rows would otherwise sit under every other figure, and the
@@ -149,6 +150,10 @@ def run_stack_sections(ctx: Context, only: set[str]) -> None:
         if name in only:
             run_section(table, name, partial(fn, ctx))
             ctx.stack.check_alive()
+            # Each section starts on an idle system, whatever the last one left behind.
+            left = quiesce(ctx.services.redis_url)
+            if left:
+                table.note(f"Section {name} left {left:,} runs unstarted; cancelled after it.")
 
 
 def close_django() -> None:

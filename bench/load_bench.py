@@ -6,8 +6,8 @@ finished runs / (last run's completed_at − first POST), so it is what the whol
 through the API (no queued or running run of the workflow left).
 
 Each batch has a time budget, so a slow system cannot hang the bench: when it runs out,
-the clients stop posting, the jobs still queued are dropped from RQ (their runs stay
-`queued` for the sweeper) and the figure covers the runs that did finish, saying so.
+the clients stop posting, the runs not started yet are cancelled (bench.settle) and the
+figure covers the runs that did finish, saying so.
 """
 
 from __future__ import annotations
@@ -17,20 +17,18 @@ import time
 from dataclasses import dataclass, field
 
 from django.db.models import Max
-from redis import Redis
-from rq import Queue
 
 from bench.client import TERMINAL, Api
 from bench.config import TARGETS
 from bench.context import FIVE, FIVE_RSS, Context
 from bench.definitions import PAYLOAD
-from bench.stats import BenchError, check
+from bench.settle import REASON, quiesce
+from bench.stats import check
 from testruns.models import RunStatus, TestRun
 
 THROUGHPUT = "5. Throughput"
 MEMORY = "7. Worker memory"
 POLL_SECONDS = 0.05
-DRAIN_SECONDS = 120.0  # for runs already running when the budget ran out
 
 
 @dataclass
@@ -78,6 +76,8 @@ async def none_active(api: Api, slug: str, statuses: str, deadline: float) -> bo
 
 def run_batch(ctx: Context, slug: str, total: int, budget: float) -> Batch:
     batch = asyncio.run(post_and_wait(ctx, slug, total, budget))
+    if not batch.complete:
+        quiesce(ctx.services.redis_url)
     settle(batch)
     return batch
 
@@ -88,28 +88,15 @@ async def post_and_wait(ctx: Context, slug: str, total: int, budget: float) -> B
     deadline = time.monotonic() + budget
     try:
         await post_runs(api, slug, batch, ctx.sizes.throughput_clients, deadline)
-        if not await none_active(api, slug, "queued,running,paused", deadline):
-            batch.complete = False
-            drop_queued_jobs(ctx.services.redis_url)
-            drained = time.monotonic() + DRAIN_SECONDS
-            if not await none_active(api, slug, "running", drained):
-                raise BenchError(f"runs of {slug} still running {DRAIN_SECONDS:.0f} s later")
+        batch.complete = await none_active(api, slug, "queued,running,paused", deadline)
     finally:
         await api.close()
     return batch
 
 
-def drop_queued_jobs(redis_url: str) -> None:
-    connection = Redis.from_url(redis_url)
-    try:
-        Queue("testruns", connection=connection).empty()
-    finally:
-        connection.close()
-
-
 def settle(batch: Batch) -> None:
     """Count the finished runs and when the last one did; note any that did not pass."""
-    runs = TestRun.objects.filter(pk__in=batch.ids, status__in=TERMINAL)
+    runs = TestRun.objects.filter(pk__in=batch.ids, status__in=TERMINAL).exclude(error=REASON)
     batch.finished = runs.count()
     if batch.complete:
         check(batch.finished == batch.wanted, f"{batch.finished} of {batch.wanted} runs finished")
