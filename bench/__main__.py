@@ -71,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     sizes = QUICK if args.quick else FULL
     where = services(args.quick)
+    # Explicit for SIGINT too: a shell starting the bench in the background ignores it.
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
     began = time.perf_counter()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     logs = ROOT / "var" / "bench" / "logs" / stamp
