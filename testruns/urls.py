@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from testruns import step_views, views
 
@@ -26,4 +26,5 @@ urlpatterns = [
     ),
     path("test-runs/<uuid:run_id>/<slug:action>/", views.testrun_action, name="testrun_action"),
     path("workflows/<slug:slug>/test-run/", views.testrun_form, name="testrun_form"),
+    path("", include("testruns.testcase_urls")),
 ]

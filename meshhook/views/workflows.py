@@ -95,6 +95,9 @@ def workflow_detail(request: AuthenticatedHtmxRequest, slug: str) -> HttpRespons
             "graph": layout(version.definition),
             "versions": workflow.versions.all()[:50],
             "runs": runs,
+            # What features add to the page (the test cases card), without this app
+            # importing them.
+            "panels": extensions.workflow_runs.panels(workflow, request),
             "can_edit": can_edit(request.user, workflow.project),
             "nav": "workflows",
         },
