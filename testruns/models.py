@@ -291,6 +291,10 @@ class StepRun(models.Model):
                 name="unique_iteration_step_per_run",
             ),
         ]
+        # The run page of a big loop reads top-level steps and per-loop counts of 20,000 rows.
+        indexes = [
+            models.Index(fields=["run", "parent_node_id", "iteration"], name="step_by_parent"),
+        ]
 
     def __str__(self) -> str:
         suffix = f"[{self.iteration}]" if self.iteration is not None else ""
