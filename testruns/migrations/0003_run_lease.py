@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('testruns', '0002_step_mode_timing'),
+        ("testruns", "0002_step_mode_timing"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='testrun',
-            name='lease',
+            model_name="testrun",
+            name="lease",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='testrun',
-            name='resumes',
+            model_name="testrun",
+            name="resumes",
             field=models.PositiveSmallIntegerField(default=0),
         ),
     ]

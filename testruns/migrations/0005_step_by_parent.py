@@ -4,14 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('testruns', '0004_test_cases_and_suites'),
+        ("testruns", "0004_test_cases_and_suites"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='steprun',
-            index=models.Index(fields=['run', 'parent_node_id', 'iteration'], name='step_by_parent'),
+            model_name="steprun",
+            index=models.Index(
+                fields=["run", "parent_node_id", "iteration"], name="step_by_parent"
+            ),
         ),
     ]
