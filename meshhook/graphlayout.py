@@ -20,7 +20,7 @@ TYPE_ICONS = {
     "http_call": "⇄",
     "webhook": "↗",
     "branch": "◇",
-    "delay": "⏱",
+    "delay": "",  # drawn as an SVG clock in graph.html: Debian's Chromium has no emoji font
     "loop": "↻",
     "terminate": "■",
 }

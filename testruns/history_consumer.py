@@ -22,7 +22,9 @@ def _render_row(run_id: str) -> str:
     run = TestRun.objects.select_related(
         "workflow__project", "workflow_version", "triggered_by"
     ).get(pk=run_id)
-    return render_to_string("testruns/run_list.html#row", {"run": run})
+    # Out-of-band only here: a socket push has no target, while the page's own filter and
+    # pagination responses put rows in place inside the swapped results.
+    return render_to_string("testruns/run_list.html#row", {"run": run, "oob": True})
 
 
 class RunHistoryConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels ships no types

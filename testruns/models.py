@@ -306,9 +306,17 @@ class StepRun(models.Model):
 
     @property
     def display_status(self) -> str:
-        """The status a user sees: a mocked success is its own colour."""
+        """The status a user sees: a mocked success is its own colour, and the step a
+        cancel interrupted is grey "cancelled", not red "failed" (it is stored as failed)."""
         if self.status == StepStatus.SUCCEEDED and self.mocked:
             return "mocked"
+        if (
+            self.status == StepStatus.FAILED
+            # The error testruns.services.cancel_run gives the step it interrupts.
+            and self.error == "Cancelled while running."
+            and self.run.status == RunStatus.CANCELLED
+        ):
+            return "cancelled"
         return self.status
 
 

@@ -86,8 +86,22 @@
     var out = document.querySelector("#" + ta.id + "-error");
     if (!out) return;
     try { if (ta.value.trim()) JSON.parse(ta.value); out.textContent = ""; }
-    catch (err) { out.textContent = "Not valid JSON: " + err.message; }
+    catch (err) { out.textContent = "Not valid JSON: " + err.message; return; }
+    clearProblems(ta);
   });
+  // The server's problem banner for a field goes once the field is valid JSON again, so
+  // an old error does not sit above a fixed payload.
+  function clearProblems(field) {
+    var form = field.form, name = field.name;
+    var list = form && form.querySelector("ul.problems");
+    if (!list || !name) return;
+    list.querySelectorAll("li").forEach(function (item) {
+      var code = item.querySelector("code");
+      var path = code ? code.textContent.trim() : "";
+      if (path === name || path.indexOf(name + ".") === 0 || path.indexOf(name + "[") === 0) item.remove();
+    });
+    if (!list.querySelector("li")) list.remove();
+  }
 
   // Actions answered with an error (a run that is no longer paused, a viewer's click…)
   // say why instead of doing nothing.
