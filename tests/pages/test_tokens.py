@@ -19,10 +19,12 @@ def test_token_page_creates_a_token_and_shows_it_once(team: Team, who: str) -> N
     client = team.client(who)
     assert client.get("/tokens/").status_code == 200
 
-    created = client.post("/tokens/", {"name": "CI pipeline"})
+    posted = client.post("/tokens/", {"name": "CI pipeline"})
+    assert posted.status_code == 302  # POST/redirect/GET: a reload cannot create another
+    created = client.get(posted["Location"])
 
     assert created.status_code == 200
-    match = re.search(r'id="new-token">(mh_[^<]+)<', created.content.decode())
+    match = re.search(r'id="new-token"[^>]*>(mh_[^<]+)<', created.content.decode())
     assert match
     raw = match.group(1)
     token = ApiToken.objects.get(user=team.user(who))
