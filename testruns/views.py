@@ -17,9 +17,14 @@ from meshhook import strictjson
 from meshhook.demo import sample_for
 from meshhook.engine import Problem, parse_definition
 from meshhook.htmx import AuthenticatedHtmxRequest
-from meshhook.models import Workflow, WorkflowVersion
+from meshhook.models import Environment, Workflow, WorkflowVersion
 from meshhook.problems import ProblemError
-from meshhook.services.projects import can_edit, workflow_for_user_or_404, workflows_for
+from meshhook.services.projects import (
+    can_edit,
+    projects_for,
+    workflow_for_user_or_404,
+    workflows_for,
+)
 from meshhook.strictjson import pretty
 from testruns.compare import compare_runs
 from testruns.models import TestRun
@@ -268,8 +273,13 @@ def testrun_list(request: AuthenticatedHtmxRequest) -> HttpResponse:
         "workflows": workflows_for(request.user).order_by("name"),
         "statuses": [s for s, _ in TestRun._meta.get_field("status").choices or []],
         "sources": TestRun.Source.values,
+        # From the environments table: a DISTINCT over the runs scans all of history.
         "environments": sorted(
-            set(runs_for(request.user).values_list("environment_name", flat=True).distinct()[:50])
+            set(
+                Environment.objects.filter(project__in=projects_for(request.user))
+                .values_list("name", flat=True)
+                .distinct()[:50]
+            )
         ),
         "nav": "testruns",
         "has_filters": any(filters.values()),
