@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "channels",
     "django_rq",
+    "axes",
     "meshhook",
     "testruns",
 ]
@@ -79,6 +80,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "meshhook.urls"
@@ -162,6 +165,17 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Login throttling (django-axes): AXES_FAILURE_LIMIT failed logins for one username from
+# one address lock that pair out (429) for AXES_COOLOFF_HOURS.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15, minimum=1) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "workflow_list"
 LOGOUT_REDIRECT_URL = "login"
@@ -214,15 +228,34 @@ RUN_SWEEP_SECONDS = env_int("RUN_SWEEP_SECONDS", 2, minimum=1, maximum=300)
 RUN_SWEEP_IN_WEB = env_bool("RUN_SWEEP_IN_WEB", True)
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 2_000_000, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+# Quotas on starting test runs (testruns/quotas.py), 0 = off: RUN_START_RATE starts per
+# user per RUN_START_RATE_WINDOW_SECONDS, and at most MAX_ACTIVE_RUNS_PER_PROJECT queued,
+# running or paused runs per project. Over either, the start is refused with 429.
+RUN_START_RATE = env_int("RUN_START_RATE", 30, minimum=0)
+RUN_START_RATE_WINDOW_SECONDS = env_int("RUN_START_RATE_WINDOW_SECONDS", 60, minimum=1)
+MAX_ACTIVE_RUNS_PER_PROJECT = env_int("MAX_ACTIVE_RUNS_PER_PROJECT", 100, minimum=0)
 # /sandbox/: fake APIs the demo workflows and the tests call. Anyone may call them, so a
 # production deployment leaves them off (a system check warns otherwise).
 SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", DEBUG)
 
+# Query strings are dropped from every console line (access logs carry URLs, and URLs can
+# carry tokens); httpx/httpcore log each outbound request's URL at INFO, so they are quiet.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"drop_query_string": {"()": "meshhook.logfilters.DropQueryString"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["drop_query_string"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING", "filters": ["drop_query_string"]},
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }

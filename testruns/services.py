@@ -16,7 +16,7 @@ from meshhook.engine import Problem, parse_definition
 from meshhook.models import Workflow, WorkflowVersion
 from meshhook.problems import ProblemError
 from meshhook.services.workflows import engine_workflow
-from testruns import lifecycle
+from testruns import lifecycle, quotas
 from testruns.eventlog import NewEvent, append_events
 from testruns.jobs import enqueue_drive
 from testruns.models import RunStatus, StepRun, TestRun
@@ -56,6 +56,7 @@ def start_test_run(
     """Create the run (queued) with a frozen copy of its version and queue its job once that
     is committed. Raises QueueUnavailable (503) if the job could not be queued: the run is
     then kept as an `error` record, and the answer must not pretend it is on its way."""
+    quotas.check_start(user, workflow.project)
     with transaction.atomic():
         version = version or workflow.current_version()
         definition = engine_workflow(version)

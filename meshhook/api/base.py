@@ -111,7 +111,9 @@ def api_endpoint(
                 message = f"The workflow definition is invalid ({count} {noun})."
                 return error_response(400, message, exc.problems)
             except ProblemError as exc:
-                return error_response(exc.status, exc.message, exc.problems)
+                retry_after = getattr(exc, "retry_after", None)
+                headers = {"Retry-After": str(retry_after)} if retry_after else None
+                return error_response(exc.status, exc.message, exc.problems, headers)
             except Exception:
                 # The signal lets error reporting (and the test client) see the real
                 # exception; the client still gets the promised JSON shape.
