@@ -179,7 +179,8 @@ class TestRunAdmin(ReadOnlyAdmin):
     # Only for the search box; get_search_results does the work.
     search_fields = ["workflow__slug", "workflow__name"]
     search_help_text = "Run id (or its first characters), workflow slug or name."
-    date_hierarchy = "created_at"
+    # No date_hierarchy: with nothing chosen it runs a DISTINCT over every run's date, about
+    # two seconds at 1,000,000 runs.
     ordering = ["-created_at"]
     list_deferred = ["payload", "headers", "mocks", "breakpoints", "result", "input_overrides"]
     inlines = [StepRunInline]
