@@ -25,6 +25,9 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     os.environ.setdefault("DB_CONN_MAX_AGE", "0")
     # Tests sweep when they mean to; a background sweeper would race them.
     os.environ.setdefault("RUN_SWEEP_IN_WEB", "0")
+    # Fixtures start dozens of runs for one user within a second; tests/test_quotas.py turns
+    # the run-start rate back on where it is what is tested.
+    os.environ.setdefault("RUN_START_RATE", "0")
     os.environ.setdefault("SANDBOX_ENABLED", "1")
     if not os.environ.get("REDIS_URL"):
         from meshhook import embedded_redis
