@@ -122,10 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nWhole bench {seconds:.0f} s; process logs in {logs.relative_to(ROOT)}/.")
     document = {
         "taken_at": stamp, "quick": args.quick, "workers": args.workers,
+        "sections": sorted(args.only),
         "seconds": round(seconds, 1), "machine": info, "sizes": vars(sizes),
         "rows": table.as_json(), "notes": table.notes, "errors": table.errors,
     }  # fmt: skip
-    path = write_json(ROOT / "var" / "bench", document, quick=args.quick)
+    partial = args.only != set(SECTIONS)
+    path = write_json(ROOT / "var" / "bench", document, quick=args.quick, partial=partial)
     print(f"JSON: {path.relative_to(ROOT)}")
     if interrupted:
         return 130

@@ -33,16 +33,16 @@ def log_lines(count: int, start: int = 0) -> list[NewEvent]:
 
 
 def bare_run() -> TestRun:
-    """A running run row without a job: only what happens to its event log is measured.
-    (Events are refused once a run has finished; the fresh heartbeat keeps the sweeper
-    away for the few seconds this takes.)"""
+    """A paused run row without a job: only what happens to its event log is measured.
+    (Events are refused once a run has finished; a running run without a worker would be
+    taken over by the sweeper within seconds, a paused one is left alone for an hour.)"""
     workflow = Workflow.objects.get(slug=CHAIN)
     environment = workflow.project.environments.get(name="local")
     now = timezone.now()
     return TestRun.objects.create(
         project=workflow.project, workflow=workflow,
         workflow_version=workflow.current_version(), environment=environment,
-        environment_name=environment.name, payload=PAYLOAD, status=RunStatus.RUNNING,
+        environment_name=environment.name, payload=PAYLOAD, status=RunStatus.PAUSED,
         started_at=now, heartbeat_at=now,
     )  # fmt: skip
 

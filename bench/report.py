@@ -127,11 +127,12 @@ def aligned(cells: list[str], widths: list[int]) -> str:
     ).rstrip()
 
 
-def write_json(directory: Path, document: dict[str, Any], *, quick: bool) -> Path:
-    """`<timestamp>.json` plus `latest.json` (quick runs: `quick-…`, never `latest.json`)."""
+def write_json(directory: Path, document: dict[str, Any], *, quick: bool, partial: bool) -> Path:
+    """`<timestamp>.json` plus `latest.json`; quick runs and runs of some sections only get
+    `quick-…` / `partial-…` names, so `latest.json` is always a whole full-size run."""
     directory.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    prefix = "quick-" if quick else ""
+    prefix = "quick-" if quick else "partial-" if partial else ""
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     path = directory / f"{prefix}{stamp}.json"
     path.write_text(text)
