@@ -6,6 +6,7 @@ Imported at the bottom of `testruns.models`, so `TestRun` can point at these by 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -54,6 +55,21 @@ class TestCase(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def editable_fields(self) -> dict[str, Any]:
+        """The fields a user writes (API, console), as the API shows them."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "payload": self.payload,
+            "headers": self.headers,
+            "environment": self.environment_name,
+            "mocks": self.mocks,
+            "assertions": self.assertions,
+            "baseline_run": str(self.baseline_run_id) if self.baseline_run_id else None,
+            "volatile_paths": self.volatile_paths,
+            "replay_from_run": str(self.replay_from_run_id) if self.replay_from_run_id else None,
+        }
 
 
 class CaseRunSpec(models.Model):

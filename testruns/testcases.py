@@ -61,7 +61,7 @@ def clean_test_case(
     """The model fields for `data` (fields it leaves out keep `existing`'s values), or
     TestCaseError listing every problem."""
     problems: list[Problem] = []
-    current = _fields_of(existing) if existing else _defaults()
+    current = existing.editable_fields() if existing else _defaults()
     values = {**current, **{k: v for k, v in data.items() if k in WRITABLE_FIELDS}}
     definition = engine_workflow(workflow.current_version())
     node_ids = {node.id for node in definition.nodes}
@@ -129,21 +129,6 @@ def _defaults() -> dict[str, Any]:
         "mocks": {}, "assertions": [], "baseline_run": None, "volatile_paths": [],
         "replay_from_run": None,
     }  # fmt: skip
-
-
-def _fields_of(case: TestCase) -> dict[str, Any]:
-    return {
-        "name": case.name,
-        "description": case.description,
-        "payload": case.payload,
-        "headers": case.headers,
-        "environment": case.environment_name,
-        "mocks": case.mocks,
-        "assertions": case.assertions,
-        "baseline_run": str(case.baseline_run_id) if case.baseline_run_id else None,
-        "volatile_paths": case.volatile_paths,
-        "replay_from_run": str(case.replay_from_run_id) if case.replay_from_run_id else None,
-    }
 
 
 def _recorded_run(
