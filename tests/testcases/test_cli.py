@@ -50,7 +50,10 @@ def run_command(*args: str) -> str:
     return out.getvalue()
 
 
-def test_the_demo_passes_inline(demo: None, tmp_path: Path) -> None:
+def test_the_demo_passes_inline(
+    demo: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CI", raising=False)  # run by a person: source `cli` (CI sets CI=true)
     junit, report = tmp_path / "out.xml", tmp_path / "report.json"
 
     out = run_command(
@@ -114,7 +117,10 @@ def test_fail_fast_cancels_the_rest(
     assert suite.source == "ci"
 
 
-def test_through_the_queue_with_a_worker(demo: None, drain: Callable[[], int]) -> None:
+def test_through_the_queue_with_a_worker(
+    demo: None, drain: Callable[[], int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
     outcome: dict[str, Any] = {}
 
     def command() -> None:
