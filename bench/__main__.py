@@ -126,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(seconds, 1), "machine": info, "sizes": vars(sizes),
         "rows": table.as_json(), "notes": table.notes, "errors": table.errors,
     }  # fmt: skip
-    partial = args.only != set(SECTIONS)
-    path = write_json(ROOT / "var" / "bench", document, quick=args.quick, partial=partial)
+    incomplete = interrupted or args.only != set(SECTIONS)
+    path = write_json(ROOT / "var" / "bench", document, quick=args.quick, partial=incomplete)
     print(f"JSON: {path.relative_to(ROOT)}")
     if interrupted:
         return 130
