@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from testruns.eventlog import NewEvent, append_events
+from testruns.eventlog import NewEvent, append_events, store_reserved
 from testruns.models import (
     ACTIVE_STATUSES,
     EventLevel,
@@ -90,7 +90,7 @@ def claim(run_id: RunId, *, started_message: str) -> int | None:
     previous driver's writes are refused from now on, and a step it left `running` goes
     back to `pending`, to run again."""
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         if transition(
             run_id,
             [RunStatus.QUEUED],
@@ -98,23 +98,32 @@ def claim(run_id: RunId, *, started_message: str) -> int | None:
             started_at=now,
             heartbeat_at=now,
             lease=F("lease") + 1,
+            last_seq=F("last_seq") + 1,  # reserved for run_started
         ):
-            append_events(run_id, [NewEvent("run_started", started_message)])
-        elif not touch(run_id, [RunStatus.RUNNING], heartbeat_at=now, lease=F("lease") + 1):
+            lease, last_seq, project_id = _lease_and_seq(run_id)
+            event = NewEvent("run_started", started_message)
+            store_reserved(run_id, [event], last_seq=last_seq, project_id=project_id)
+            return lease
+        if not touch(run_id, [RunStatus.RUNNING], heartbeat_at=now, lease=F("lease") + 1):
             return None
-        else:
-            steps = StepRun.objects.filter(run_id=uuid.UUID(str(run_id)))
-            interrupted = list(
-                steps.filter(status=StepStatus.RUNNING).values_list("node_id", flat=True)
+        steps = StepRun.objects.filter(run_id=uuid.UUID(str(run_id)))
+        interrupted = list(
+            steps.filter(status=StepStatus.RUNNING).values_list("node_id", flat=True)
+        )
+        if interrupted:
+            steps.filter(status=StepStatus.RUNNING).update(
+                status=StepStatus.PENDING, started_at=None, position=None
             )
-            if interrupted:
-                steps.filter(status=StepStatus.RUNNING).update(
-                    status=StepStatus.PENDING, started_at=None, position=None
-                )
-                names = ", ".join(f"'{node_id}'" for node_id in interrupted)
-                message = f"Taken over by another worker; {names} runs again."
-                append_events(run_id, [NewEvent("log", message, level="warning")])
-        return int(TestRun.objects.values_list("lease", flat=True).get(pk=run_id))
+            names = ", ".join(f"'{node_id}'" for node_id in interrupted)
+            message = f"Taken over by another worker; {names} runs again."
+            append_events(run_id, [NewEvent("log", message, level="warning")])
+        return _lease_and_seq(run_id)[0]
+
+
+def _lease_and_seq(run_id: RunId) -> tuple[int, int, int]:
+    runs = TestRun.objects.filter(pk=run_id)
+    lease, last_seq, project_id = runs.values_list("lease", "last_seq", "project_id").get()
+    return int(lease), int(last_seq), int(project_id)
 
 
 def pause(run_id: RunId, *, where: Q | None = None, **fields: Any) -> bool:
@@ -142,17 +151,20 @@ def end_run(
     where: Q | None = None,
     running_step_error: str | None = None,
     message: str | None = None,
+    steps_settled: bool = False,
 ) -> bool:
     """End an active run with `status`: the one way a run finishes.
 
     Steps still pending are `skipped`; a step still running is `failed` with
     `running_step_error` (default: `error`): it may have had its effect, but it did not
     finish. `where` narrows the condition (the sweeper's stale heartbeat). `message` is
-    the text of `run_finished` (default: "Test run <status>[: error]"). True if this
-    call ended the run.
+    the text of `run_finished` (default: "Test run <status>[: error]"). A caller that
+    knows no step is left pending or running and that the summary counts are current (the
+    driver, which wrote every step) passes `steps_settled` and saves the recount. True if
+    this call ended the run.
     """
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         if not transition(
             run_id,
             from_states,
@@ -162,17 +174,20 @@ def end_run(
             error=error,
             paused_before="",
             result=result,
+            last_seq=F("last_seq") + 1,  # reserved for run_finished
         ):
             return False
-        steps = StepRun.objects.filter(run_id=uuid.UUID(str(run_id)))
-        steps.filter(status=StepStatus.RUNNING).update(
-            status=StepStatus.FAILED,
-            error=error if running_step_error is None else running_step_error,
-            completed_at=now,
-        )
-        steps.filter(status=StepStatus.PENDING).update(status=StepStatus.SKIPPED)
-        refresh_summary(run_id)
-        run = TestRun.objects.select_related("project", "workflow").get(pk=run_id)
+        if not steps_settled:
+            steps = StepRun.objects.filter(run_id=uuid.UUID(str(run_id)))
+            steps.filter(status=StepStatus.RUNNING).update(
+                status=StepStatus.FAILED,
+                error=error if running_step_error is None else running_step_error,
+                completed_at=now,
+            )
+            steps.filter(status=StepStatus.PENDING).update(status=StepStatus.SKIPPED)
+            refresh_summary(run_id)
+        # Not the payload: no hook needs it, and it can be a megabyte.
+        run = TestRun.objects.select_related("project", "workflow").defer("payload").get(pk=run_id)
         if run.started_at:
             run.duration_ms = max(0, int((now - run.started_at).total_seconds() * 1000))
         decided = (run.status, run.error)
@@ -188,7 +203,7 @@ def end_run(
             level=FINISHED_LEVEL.get(final, "error"),
             data={"status": str(final)},
         )
-        append_events(run_id, [event], closing=True)
+        store_reserved(run_id, [event], last_seq=run.last_seq, project_id=run.project_id)
     return True
 
 

@@ -16,21 +16,22 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from django.db import connection, transaction
-from django.db.models import F, Field, Max, Q
+from django.db import transaction
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from meshhook.engine import StepOutcome, Workflow
 from testruns import lifecycle
 from testruns.eventlog import NewEvent, store_reserved
 from testruns.models import RunStatus, StepRun, StepStatus
+from testruns.rawrows import update_rows
 from testruns.runstore import jsonable, stored_output
 
 FLUSH_SECONDS = 0.010
 FLUSH_ROWS = 50
-STEP_FIELDS = [
+STEP_FIELDS = (
     "status",
     "input",
     "output",
@@ -45,7 +46,7 @@ STEP_FIELDS = [
     "completed_at",
     "position",
     "input_overridden",
-]
+)
 
 
 @dataclass
@@ -65,7 +66,7 @@ class StepWriter:
     _status: dict[str, str] = field(default_factory=dict)
     _body: dict[str, list[str]] = field(default_factory=dict)  # loop id → body node ids
     _counts: Counter[str] = field(default_factory=Counter)
-    _rows: list[StepRun] = field(default_factory=list)
+    _rows: list[tuple[Any, ...]] = field(default_factory=list)  # (pk, *STEP_FIELDS)
     _iterations: list[tuple[str, StepOutcome, int]] = field(default_factory=list)
     _skipped: list[tuple[str, ...]] = field(default_factory=list)
     _events: list[NewEvent] = field(default_factory=list)
@@ -123,23 +124,25 @@ class StepWriter:
         node_id = outcome.node_id
         node = self.workflow.node(node_id)
         self._mark()
+        # Plain values in STEP_FIELDS order, not a StepRun: building a model instance per
+        # step cost more than the step.
         self._rows.append(
-            StepRun(
-                pk=self._row_ids[node_id],
-                status=outcome.status,
-                input=jsonable(outcome.input),
-                output=stored_output(node.type, outcome.output),
-                error=outcome.error or "",
-                attempts=outcome.attempts,
-                mocked=outcome.mocked,
-                duration_ms=outcome.duration_ms,
-                resolved_config=jsonable(outcome.resolved_config),
-                http=jsonable(list(outcome.http)),
-                branch=outcome.branch,
-                started_at=started,
-                completed_at=finished,
-                position=position,
-                input_overridden=node_id in self.input_overrides,
+            (
+                self._row_ids[node_id],
+                outcome.status,
+                jsonable(outcome.input),
+                stored_output(node.type, outcome.output),
+                outcome.error or "",
+                outcome.attempts,
+                outcome.mocked,
+                outcome.duration_ms,
+                jsonable(outcome.resolved_config),
+                jsonable(list(outcome.http)),
+                outcome.branch,
+                started,
+                finished,
+                position,
+                node_id in self.input_overrides,
             )
         )
         self._move(node_id, outcome.status)
@@ -154,6 +157,12 @@ class StepWriter:
         if self.steps_to_run is not None:
             self.steps_to_run = max(0, self.steps_to_run - 1)
         self.release_node = ""
+
+    @property
+    def settled(self) -> bool:
+        """No step of the run is left pending or running (so its counts need no recount)."""
+        unfinished = (StepStatus.PENDING, StepStatus.RUNNING)
+        return not any(status in unfinished for status in self._status.values())
 
     @property
     def mine(self) -> Q:
@@ -175,7 +184,7 @@ class StepWriter:
         run is no longer running under this driver's lease. The buffer is kept until the
         commit succeeds, so after a database error the same flush can be tried again."""
         counts = self._counts
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             if not lifecycle.touch(
                 self.run_id,
                 [RunStatus.RUNNING],
@@ -194,7 +203,7 @@ class StepWriter:
             for node_ids in self._skipped:
                 self._skip_rows(node_ids)
             if self._rows:
-                _update_rows(self._rows)
+                update_rows(StepRun, STEP_FIELDS, self._rows)
             for loop_id, outcome, position in self._iterations:
                 self._store_iterations(loop_id, outcome, position)
             if self._events:
@@ -211,7 +220,7 @@ class StepWriter:
         """Before a step with outside effects: flush, then mark it running (one commit).
         Its position and start time; None if the run is no longer running."""
         position, now = self.next_position(), timezone.now()
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             if not self.flush():
                 return None
             running = StepRun.objects.filter(pk=self._row_ids[node_id], status=StepStatus.PENDING)
@@ -254,19 +263,3 @@ class StepWriter:
                 )
             )
         StepRun.objects.bulk_create(rows, batch_size=500)
-
-
-def _update_rows(rows: list[StepRun]) -> None:
-    """One UPDATE per row, sent as one executemany (pipelined by psycopg): Django's
-    bulk_update builds a CASE per field and row, which cost more than the writes."""
-    fields = [cast("Field[Any, Any]", StepRun._meta.get_field(name)) for name in STEP_FIELDS]
-    quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
-    sql = f"UPDATE {quote(StepRun._meta.db_table)} SET {assignments} WHERE {quote('id')} = %s"
-    params = [
-        [field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields]
-        + [row.pk]
-        for row in rows
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
