@@ -23,8 +23,8 @@ from meshhook.api.base import (
     request_project,
     require_editor,
 )
-from meshhook.engine import parse_definition
 from meshhook.services.projects import workflow_for_user_or_404
+from meshhook.services.workflows import engine_workflow
 from testruns import services
 from testruns.models import PARAMETER_NAMES, TestRun
 from testruns.parameters import validate_parameters
@@ -108,7 +108,7 @@ def _start(request: ApiRequest) -> HttpResponse:
     version = workflow.current_version()
     params = validate_parameters(
         workflow.project,
-        parse_definition(version.definition),
+        engine_workflow(version),  # parsed once per process, as the run will use it
         {key: body[key] for key in PARAMETER_NAMES if key in body},
     )
     run = services.start_test_run(

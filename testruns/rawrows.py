@@ -1,10 +1,12 @@
-"""Many rows written in one round trip, without a model instance per row.
+"""Step rows updated by primary key in one round trip, without a model instance per row.
 
-The worker writes a step row and two events for a transform that took 50 µs. Building a
-model instance per row and letting `bulk_create` / `bulk_update` prepare them cost more
-than the step itself (about 40 µs a row), so the hot path hands plain values to one
-`executemany`, which psycopg 3 sends as a pipeline. Values still go through each field's
-own `get_db_prep_save`, so they are stored exactly as the ORM would store them.
+The worker updates a step row for a transform that took 50 µs. Building a model instance
+per row and letting `bulk_update` build its CASE per field and row cost more than the step
+itself, so the writer hands plain values to one UPDATE, sent as a pipelined executemany.
+Values still go through each field's own `get_db_prep_save`, so they are stored exactly as
+the ORM would store them. (New rows stay with `bulk_create`: on PostgreSQL it sends one
+INSERT … UNNEST, faster than anything built here — measured for 82 events: 3.1 ms against
+3.5 ms pipelined and more as one multi-row VALUES, which psycopg cannot cache.)
 """
 
 from __future__ import annotations
@@ -27,19 +29,6 @@ def _prepared(fields: list[Field[Any, Any]], values: Sequence[Any]) -> list[Any]
         field.get_db_prep_save(value, connection)
         for field, value in zip(fields, values, strict=True)
     ]
-
-
-def insert_rows(model: type[Model], names: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> None:
-    """INSERT each row (values in `names` order); defaults are not applied."""
-    if not rows:
-        return
-    fields = _fields(model, names)
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
-    marks = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({marks})"
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, [_prepared(fields, row) for row in rows])
 
 
 def update_rows(model: type[Model], names: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> None:
