@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from typing import Any, TypedDict
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from meshhook.models import Project
 from meshhook.services.projects import can_edit
 from testruns.broadcast import RunChanged, run_group
 from testruns.live import LiveView
-from testruns.models import TestRun
-from testruns.queries import user_can_view_run
+from testruns.queries import runs_for
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +54,17 @@ def parse_resume(text: str | None) -> Resume | None:
     return {"after": after}
 
 
-def can_control(user: Any, run_id: str) -> bool:
-    return can_edit(user, TestRun.objects.select_related("project").get(pk=run_id).project)
+def socket_access(user: Any, run_id: str) -> tuple[bool, bool]:
+    """(may watch, may control) the run: its project id and the user's membership, two
+    small queries instead of the whole run with its payload and definition."""
+    try:
+        key = uuid.UUID(run_id)
+    except ValueError:
+        return False, False
+    project_id = runs_for(user).filter(pk=key).values_list("project_id", flat=True).first()
+    if project_id is None:
+        return False, False
+    return True, can_edit(user, Project(pk=project_id))
 
 
 class TestRunConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels ships no types
@@ -70,10 +80,13 @@ class TestRunConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels
         self.view = None
         user = self.scope.get("user")
         await self.accept()
-        if user is None or not await database_sync_to_async(user_can_view_run)(user, self.run_id):
+        if user is None:
             await self.close(code=FORBIDDEN)
             return
-        self.controls = await database_sync_to_async(can_control)(user, self.run_id)
+        viewable, self.controls = await database_sync_to_async(socket_access)(user, self.run_id)
+        if not viewable:
+            await self.close(code=FORBIDDEN)
+            return
         self.group = run_group(self.run_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
 
@@ -108,7 +121,7 @@ class TestRunConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels
                 # the page's own resume) picks up from the same seq.
                 logger.exception("Live update of test run %s failed", self.run_id)
                 return
-            if not frames:
-                return
             for frame in frames:
                 await self.send(text_data=frame)
+            if not view.more:
+                return  # all stored events were read: no query just to learn that

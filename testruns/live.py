@@ -21,8 +21,9 @@ from typing import Any
 
 from django.template.loader import render_to_string
 
+from meshhook.models import WorkflowVersion
 from testruns.loops import EventProgress
-from testruns.models import RunEvent, StepRun, TestRun
+from testruns.models import RunEvent, StepRun, StepStatus, TestRun
 from testruns.presenters import (
     MESSAGE_CHARS,
     RunState,
@@ -51,12 +52,19 @@ def _digest(value: Any) -> str:
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
 
+def _run_phase(run: TestRun) -> str:
+    """What of the run's status a step row draws: its buttons differ when the run is paused
+    or over, not between queued and running (so `run_started` redraws no row)."""
+    if run.status == "paused":
+        return "paused"
+    return "active" if run.is_active else "over"
+
+
 def _row_fingerprint(step: StepRun, run: TestRun, next_node: str) -> tuple[Any, ...]:
-    # Run-wide facts are in it too: a step's buttons depend on the run being paused or over.
     return (
         step.status, step.mocked, step.attempts, step.duration_ms, step.started_at,
         step.completed_at, step.input_overridden, step.reused, step.node_id == next_node,
-        run.status, run.workflow_version_id,
+        _run_phase(run), run.workflow_version_id,
     )  # fmt: skip
 
 
@@ -69,6 +77,8 @@ class LiveView:
         self.progress: EventProgress | None = None
         self.items: dict[str, int | None] = {}
         self.closed = False
+        self.more = False
+        self.version: WorkflowVersion | None = None
 
     def next_frames(self, max_events: int = MAX_EVENTS_PER_READ) -> list[str]:
         """Frames for the events after `after` (at most `max_events` of them) and the state
@@ -78,16 +88,22 @@ class LiveView:
                 :max_events
             ]
         )
+        # A full read may have left more behind; a short one read all there was.
+        self.more = len(events) == max_events
         if not events:
             return []
         # Not the payload or result: a push never draws them, and they can be megabytes.
+        # The version (with its definition) never changes for a run: read once per view.
+        related = ["workflow", "triggered_by", "source_run", "environment"]
+        if self.version is None:
+            related.append("workflow_version")
         run = (
-            TestRun.objects.select_related(
-                "workflow", "workflow_version", "triggered_by", "source_run", "environment"
-            )
-            .defer("payload", "result")
-            .get(pk=self.run_id)
+            TestRun.objects.select_related(*related).defer("payload", "result").get(pk=self.run_id)
         )
+        if self.version is None:
+            self.version = run.workflow_version
+        else:
+            run.workflow_version = self.version
         sent = dict(self.sent)
         try:
             pieces = self._state_pieces(run, events)
@@ -163,9 +179,16 @@ class LiveView:
             if (run_wide or step.node_id in named)
             and self._changed(f"row:{step.node_id}", _row_fingerprint(step, run, state.next_node))
         ]
-        full = {s.pk: s for s in run.steps.filter(pk__in=[s.pk for s in changed])}
+        # A pushed row that is closed on the page loads its input and output when opened
+        # (hx-get): a run finishing 40 steps at once then costs 40 summaries to draw, not 40
+        # JSON bodies and their forms. Failed rows open by themselves, so they come whole.
+        failed = [s.pk for s in changed if s.status == StepStatus.FAILED]
+        full = {s.pk: s for s in run.steps.filter(pk__in=failed)} if failed else {}
         for step in changed:
-            view = step_view(full.get(step.pk, step), next_node=state.next_node)
+            if step.pk in full:
+                view = step_view(full[step.pk], next_node=state.next_node)
+            else:
+                view = step_view(step, next_node=state.next_node, lazy=True)
             pieces.append(render("step_row", {**base, "sv": view}))
 
         loop_rows = state.loop_rows()

@@ -48,14 +48,6 @@ def editable_run_or_404(user: AnyUser, run_id: object) -> TestRun:
     return run
 
 
-def user_can_view_run(user: AnyUser, run_id: object) -> bool:
-    try:
-        viewable_run_or_404(user, run_id)
-    except Http404:
-        return False
-    return True
-
-
 class CursorError(ValueError):
     pass
 
