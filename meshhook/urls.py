@@ -30,6 +30,17 @@ urlpatterns = [
     path("workflows/<slug:slug>/edit/", workflows.workflow_editor, name="workflow_edit"),
     path("workflows/<slug:slug>/export/", workflows.workflow_export, name="workflow_export"),
     path("environments/", environments.environment_list, name="environment_list"),
+    path("environments/new/", environments.environment_new, name="environment_new"),
+    path(
+        "environments/<slug:project>/<slug:name>/",
+        environments.environment_detail,
+        name="environment_detail",
+    ),
+    path(
+        "environments/<slug:project>/<slug:name>/secrets/",
+        environments.environment_secrets,
+        name="environment_secrets",
+    ),
     path("tokens/", tokens.token_list, name="token_list"),
     path("tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token_revoke"),
     path("", include("testruns.urls")),
