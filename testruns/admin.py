@@ -28,7 +28,13 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from meshhook.admin import CappedInlineFormSet, ReadOnlyInline, ReadOnlyModelAdmin, json_field
+from meshhook.admin import (
+    CappedInlineFormSet,
+    ReadOnlyInline,
+    ReadOnlyModelAdmin,
+    json_field,
+    pretty_json,
+)
 from meshhook.engine import DefinitionError
 from meshhook.models import Environment, Workflow
 from testruns.models import ACTIVE_STATUSES, RunEvent, StepRun, TestRun
@@ -194,7 +200,6 @@ class TestRunAdmin(ReadOnlyAdmin):
     ]
     readonly_fields = RUN_DISPLAYS
     payload_display = json_field("payload", "Payload")
-    headers_display = json_field("headers", "Headers")
     mocks_display = json_field("mocks", "Mocks")
     result_display = json_field("result", "Result")
 
@@ -225,6 +230,11 @@ class TestRunAdmin(ReadOnlyAdmin):
     @admin.display(description="Status", ordering="status")
     def status_display(self, obj: TestRun) -> SafeString:
         return status_badge(obj.status)
+
+    @admin.display(description="Headers")
+    def headers_display(self, obj: TestRun) -> SafeString:
+        # Credentials as the mask: they are stored encrypted, for the engine only.
+        return pretty_json(obj.headers_shown())
 
     @admin.display(description="Triggered by")
     def triggered_by_display(self, obj: TestRun) -> str:

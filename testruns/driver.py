@@ -185,7 +185,7 @@ class RunDriver:
         secrets = environment.secrets_for_test_run() if environment else {}
         return RunInput(
             payload=self.run.payload,
-            headers=dict(self.run.headers),
+            headers=self.run.headers_for_engine(),  # the engine masks the credentials
             query={},
             env=variables,
             secrets=secrets,

@@ -191,7 +191,8 @@ class TestRun(models.Model):
 
     @property
     def parameters(self) -> dict[str, Any]:
-        """The run's parameters by PARAMETER_NAMES (the environment by name)."""
+        """The run's parameters by PARAMETER_NAMES (the environment by name), the headers as
+        stored: credential values encrypted (see headers_for_engine)."""
         values = {name: getattr(self, name) for name in PARAMETER_NAMES if name != "environment"}
         return {**values, "environment": self.environment_name}
 
@@ -199,9 +200,21 @@ class TestRun(models.Model):
     def shown_parameters(self) -> dict[str, Any]:
         """The parameters as pages, the API and exports show them: credentials in headers
         masked. The stored headers keep their values, so a re-run sends the same request."""
+        return {**self.parameters, "headers": self.headers_shown()}
+
+    def headers_for_engine(self) -> dict[str, str]:
+        """The headers with the real values of credentials (stored encrypted): for the
+        engine and for re-runs, never to be shown."""
+        from testruns.parameters import open_headers
+
+        return open_headers(self.headers)
+
+    def headers_shown(self) -> dict[str, str]:
+        """The headers as everyone sees them: credentials as the mask, which the Test-run
+        form and a re-run read as "keep the stored value"."""
         from meshhook.engine import mask_headers
 
-        return {**self.parameters, "headers": mask_headers(self.headers)}
+        return mask_headers(self.headers)
 
     @property
     def triggered_by_label(self) -> str:

@@ -7,10 +7,12 @@ next to the field and the API can return it in `errors[]`.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from meshhook.engine import Limits, Problem
+from meshhook.crypto import decrypt, encrypt
+from meshhook.engine import MASK, Limits, Problem, is_sensitive_header
 from meshhook.engine import Workflow as EngineWorkflow
 from meshhook.models import Environment, Project
 from meshhook.problems import ProblemError
@@ -30,6 +32,9 @@ DEFAULT_PARAMETERS: dict[str, Any] = {
     "honor_delays": False,
 }
 PAYLOAD_LIMIT = Limits().max_payload_bytes
+# How a run stores a credential header's value (DESIGN §4: encrypted at rest): this marker,
+# then the Fernet token of meshhook.crypto, the environment secrets' key and helper.
+SEALED = "meshhook-encrypted:"
 
 
 class ParameterError(ProblemError):
@@ -51,6 +56,39 @@ class RunParameters:
     breakpoints: list[str] = field(default_factory=list)
     mocks: dict[str, Any] = field(default_factory=dict)
     honor_delays: bool = False
+
+
+def seal_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers as a run stores them: each credential header's value encrypted."""
+    return {
+        name: SEALED + encrypt(value) if is_sensitive_header(name) else value
+        for name, value in headers.items()
+    }
+
+
+def open_headers(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """Stored headers with their real values, for the engine and re-runs only. A value
+    stored before credentials were encrypted is read as it is."""
+    return {
+        name: decrypt(value.removeprefix(SEALED))
+        if is_sensitive_header(name) and isinstance(value, str) and value.startswith(SEALED)
+        else value
+        for name, value in stored.items()
+    }
+
+
+def keep_stored_credentials(
+    headers: Mapping[str, Any], stored: Mapping[str, Any]
+) -> dict[str, Any]:
+    """`headers` with each credential value left as the mask (the form and the API show
+    stored credentials so) replaced by `stored`'s value of that header, in any case."""
+    by_name = {name.lower(): value for name, value in stored.items()}
+    return {
+        name: by_name.get(name.lower(), value)
+        if value == MASK and is_sensitive_header(name)
+        else value
+        for name, value in headers.items()
+    }
 
 
 def parse_headers_text(text: str) -> dict[str, str]:
@@ -95,6 +133,10 @@ def validate_parameters(
                 problems.append(Problem(f"headers.{name}", "A header value must be a string."))
             elif "\n" in str(value) or "\r" in str(value):
                 problems.append(Problem(f"headers.{name}", "A header value cannot span lines."))
+            elif value == MASK and is_sensitive_header(name):
+                # The mask stands for a stored value, and there is none to keep here.
+                message = f"'{name}' has no stored value to keep; type its value."
+                problems.append(Problem(f"headers.{name}", message))
             else:
                 headers[name] = str(value)
 

@@ -20,7 +20,13 @@ from testruns import lifecycle, quotas
 from testruns.eventlog import NewEvent, append_events
 from testruns.jobs import enqueue_drive
 from testruns.models import RunStatus, StepRun, TestRun
-from testruns.parameters import ParameterError, RunParameters, validate_parameters
+from testruns.parameters import (
+    ParameterError,
+    RunParameters,
+    keep_stored_credentials,
+    seal_headers,
+    validate_parameters,
+)
 
 
 class QueueUnavailable(ProblemError):
@@ -68,7 +74,7 @@ def start_test_run(
             environment_name=params.environment.name,
             mode=params.mode,
             payload=params.payload,
-            headers=params.headers,
+            headers=seal_headers(params.headers),  # credentials encrypted at rest
             breakpoints=params.breakpoints,
             mocks=params.mocks,
             honor_delays=params.honor_delays,
@@ -253,7 +259,10 @@ def rerun(
         )
         raise ParameterError([Problem("from_step", message)])
     version = run.workflow.current_version() if use_current_version else run.workflow_version
-    raw = {**run.parameters, **(overrides or {})}
+    stored_headers = run.headers_for_engine()
+    raw = {**run.parameters, "headers": stored_headers, **(overrides or {})}
+    if isinstance(raw["headers"], dict):  # a credential given as the mask keeps its value
+        raw["headers"] = keep_stored_credentials(raw["headers"], stored_headers)
     params = validate_parameters(run.project, parse_definition(version.definition), raw)
     return start_test_run(
         run.workflow,
@@ -298,7 +307,7 @@ def test_single_step(run: TestRun, node_id: str, input_value: Any, *, user: Any)
     params = validate_parameters(
         run.project,
         parse_definition(run.workflow_version.definition),
-        {**run.parameters, "mode": "auto", "breakpoints": []},
+        {**run.parameters, "headers": run.headers_for_engine(), "mode": "auto", "breakpoints": []},
     )
     return start_test_run(
         run.workflow,

@@ -169,7 +169,7 @@ def case_from_run(run: TestRun, name: str, *, user: Any) -> TestCase:
     data: dict[str, Any] = {
         "name": name,
         "payload": run.payload,
-        "headers": run.headers,
+        "headers": run.headers_for_engine(),
         "environment": run.environment_name,
         "mocks": run.mocks,
         "assertions": [{"target": "run.status", "op": "equals", "expected": "passed"}],

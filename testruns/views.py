@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,7 +16,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from meshhook import strictjson
 from meshhook.demo import sample_for
-from meshhook.engine import Problem, parse_definition
+from meshhook.engine import MASK, Problem, parse_definition
 from meshhook.htmx import AuthenticatedHtmxRequest
 from meshhook.models import Environment, Workflow, WorkflowVersion
 from meshhook.problems import ProblemError
@@ -31,6 +32,7 @@ from testruns.models import TestRun
 from testruns.parameters import (
     DEFAULT_PARAMETERS,
     ParameterError,
+    keep_stored_credentials,
     parse_headers_text,
     validate_parameters,
 )
@@ -54,13 +56,32 @@ from testruns.services import (
 )
 
 
-def _prefill(workflow: Workflow, source: TestRun | None) -> dict[str, Any]:
-    """Parameters to start from: a run being edited, else the last run, else a sample."""
+def _prefill(workflow: Workflow, source: TestRun | None) -> tuple[dict[str, Any], TestRun | None]:
+    """Parameters to start from: a run being edited, else the last run, else a sample; and
+    the run they come from. Its credentials are shown as the mask: posted unchanged, the
+    mask keeps the stored value (see _keep_stored_credentials)."""
     previous = source or workflow.test_runs.order_by("-created_at").first()
     if previous is not None:
-        return previous.parameters
+        return previous.shown_parameters, previous
     sample = sample_for(workflow.slug)
-    return {**DEFAULT_PARAMETERS, "payload": sample.payload, "headers": sample.headers}
+    return {**DEFAULT_PARAMETERS, "payload": sample.payload, "headers": sample.headers}, None
+
+
+def _keep_stored_credentials(
+    request: AuthenticatedHtmxRequest, workflow: Workflow, raw: dict[str, Any]
+) -> dict[str, Any]:
+    """The posted parameters with each credential left as the mask replaced by the value
+    stored in the run the form was filled from. Only a run of this project, which the user
+    may run (and so re-run) anyway; without one the mask is refused as a value."""
+    try:
+        source_id = uuid.UUID(request.POST.get("from_run", ""))
+    except ValueError:
+        return raw
+    source = TestRun.objects.filter(pk=source_id, project_id=workflow.project_id).first()
+    if source is None:
+        return raw
+    headers = keep_stored_credentials(raw["headers"], source.headers_for_engine())
+    return {**raw, "headers": headers}
 
 
 def chosen_version(workflow: Workflow, number: int | None) -> WorkflowVersion:
@@ -106,7 +127,11 @@ def _parse_form(request: AuthenticatedHtmxRequest) -> tuple[dict[str, Any], list
 
 
 def _form_context(
-    workflow: Workflow, values: dict[str, Any], problems: list[Problem], version_number: int | None
+    workflow: Workflow,
+    values: dict[str, Any],
+    problems: list[Problem],
+    version_number: int | None,
+    from_run: str = "",
 ) -> dict[str, Any]:
     version = chosen_version(workflow, version_number)
     definition = version.definition
@@ -114,10 +139,12 @@ def _form_context(
         "workflow": workflow,
         "version": version,
         "values": values,
+        "from_run": from_run,
         "payload_json": values.get("payload_text") or pretty(values.get("payload", {})),
         "mocks_json": values.get("mocks_text")
         or (pretty(values["mocks"]) if values.get("mocks") else ""),
         "header_items": list((values.get("headers") or {}).items()),
+        "keeps_credentials": bool(from_run) and MASK in (values.get("headers") or {}).values(),
         "environments": workflow.project.environments.filter(kind="test"),
         "nodes": [n for n in definition.get("nodes", []) if isinstance(n, dict)],
         "problems": {p.path.split(".")[0].split("[")[0]: p.message for p in reversed(problems)},
@@ -135,7 +162,9 @@ def testrun_form(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     if request.method == "GET":
         source_id = request.GET.get("from_run")
         source = viewable_run_or_404(request.user, source_id) if source_id else None
-        context = _form_context(workflow, _prefill(workflow, source), [], version_number)
+        values, prefilled_from = _prefill(workflow, source)
+        from_run = str(prefilled_from.id) if prefilled_from is not None else ""
+        context = _form_context(workflow, values, [], version_number, from_run)
         context["can_run"] = can_run
         template = "testruns/testrun_form.html"
         return render(request, template + "#form" if request.htmx else template, context)
@@ -148,7 +177,9 @@ def testrun_form(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
     if not problems:
         try:
             params = validate_parameters(
-                workflow.project, parse_definition(version.definition), raw
+                workflow.project,
+                parse_definition(version.definition),
+                _keep_stored_credentials(request, workflow, raw),
             )
             run = start_test_run(workflow, params, user=request.user, version=version)
         except ProblemError as error:  # bad parameters (400), or no queue to run on (503)
@@ -156,7 +187,10 @@ def testrun_form(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
         else:
             url = reverse("testrun_detail", args=[run.id])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
-    context = _form_context(workflow, raw, problems, version.number)
+    # Shown again as posted: a kept credential stays the mask.
+    context = _form_context(
+        workflow, raw, problems, version.number, request.POST.get("from_run", "")
+    )
     context["can_run"] = can_run
     template = "testruns/testrun_form.html"
     return render(request, template + "#form" if request.htmx else template, context, status=status)

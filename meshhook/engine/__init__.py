@@ -12,7 +12,7 @@ from .executor import (
     run_workflow,
 )
 from .limits import Limits
-from .masking import MASK, mask_headers, mask_secrets
+from .masking import MASK, credential_values, is_sensitive_header, mask_headers, mask_secrets
 from .model import NODE_TYPES, Edge, Node, RetryPolicy, Workflow, WorkflowSettings
 from .planner import plan_next
 from .policy import AllowAll, OutboundPolicy, PolicyViolation
@@ -45,8 +45,10 @@ __all__ = [
     "StepRecord",
     "Workflow",
     "WorkflowSettings",
+    "credential_values",
     "execute_step",
     "is_run_timeout",
+    "is_sensitive_header",
     "mask_headers",
     "mask_secrets",
     "parse_definition",

@@ -122,7 +122,7 @@ def execute_step(
 ) -> StepOutcome:
     """Run one top-level node (a whole loop, body included, is one step)."""
     node = _top_level_node(workflow, node_id)
-    masker = _Masker(state.run.secrets.values())
+    masker = _Masker(state.run.masked_values)
     recorder = EventRecorder(masker.secrets, ctx.emit, ctx.limits.max_log_lines_per_step)
     run = run_node(workflow, node, state, None, ctx, recorder)
     status: Literal["succeeded", "failed"] = "succeeded" if run.status == "succeeded" else "failed"
@@ -150,7 +150,7 @@ def preview_step(
 ) -> StepPreview:
     """What the step would receive — input and rendered config — without running anything."""
     node = _top_level_node(workflow, node_id)
-    masker = _Masker(state.run.secrets.values())
+    masker = _Masker(state.run.masked_values)
     value: Any = None
     try:
         value = resolve_input(workflow, node, state, None, ctx)

@@ -248,7 +248,7 @@ class Sender:
         self.request = request
         self.ctx = call.ctx
         self.retry: RetryPolicy = call.node.retry
-        self.secrets = list(call.run.secrets.values())
+        self.secrets = call.run.masked_values
         self.timeout_ms = call.node.timeout_ms or DEFAULT_TIMEOUT_MS
         headers, dropped = without_reserved(request.headers)
         if dropped:

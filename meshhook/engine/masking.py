@@ -38,6 +38,37 @@ def mask_headers(headers: Mapping[str, str]) -> dict[str, str]:
 # A secret at least this long also has the base64 of it inside longer values masked
 # (`Basic base64(user:secret)`); shorter ones would mask chance matches in unrelated data.
 MIN_EMBEDDED_BASE64 = 8
+_COOKIE_HEADERS = frozenset({"cookie", "set-cookie"})
+
+
+def credential_values(headers: Mapping[str, str]) -> list[str]:
+    """The values of the credential headers among `headers`, to be masked wherever they
+    appear, as secret values are: whole, and the credentials inside them that a step may
+    pick out on its own (the token after an auth scheme, the `user:password` of Basic and
+    its password, each cookie's value) when long enough not to match by chance."""
+    values: list[str] = []
+    for name, value in headers.items():
+        if not isinstance(value, str) or not value.strip() or not is_sensitive_header(name):
+            continue
+        values.append(value)
+        parts: list[str] = []
+        scheme, _, credentials = value.strip().partition(" ")
+        if credentials.strip():
+            parts.append(credentials.strip())
+            if scheme.lower() == "basic":
+                parts += _basic_credentials(credentials.strip())
+        if name.lower() in _COOKIE_HEADERS:
+            parts += [pair.partition("=")[2].strip() for pair in value.split(";")]
+        values += [part for part in parts if len(part) >= MIN_EMBEDDED_BASE64]
+    return values
+
+
+def _basic_credentials(encoded: str) -> list[str]:
+    try:
+        decoded = base64.b64decode(encoded, validate=True).decode()
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        return []
+    return [decoded, decoded.partition(":")[2]]
 
 
 def _base64_forms(raw: bytes) -> set[str]:

@@ -110,7 +110,7 @@ def plan_next(workflow: Workflow, state: RunState) -> Plan:
 
 
 def _finish(workflow: Workflow, state: RunState, result: RunResult) -> Plan:
-    secrets = state.run.secrets.values()
+    secrets = state.run.masked_values
     masked = RunResult(
         status=result.status,
         reason=mask_secrets(result.reason, secrets),

@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from .masking import credential_values
+
 RunStatus = Literal["passed", "failed", "cancelled"]
 RecordStatus = Literal["succeeded", "failed", "skipped"]
 
@@ -19,6 +21,12 @@ class RunInput:
     secrets: Mapping[str, str] = field(default_factory=dict)
     run_id: str = "test-run"
     environment: str = "local"
+
+    @property
+    def masked_values(self) -> list[str]:
+        """What is masked wherever it appears: the secret values and the credentials in the
+        request's headers (a typed `Authorization` is no less secret than a stored one)."""
+        return [*self.secrets.values(), *credential_values(self.headers)]
 
 
 @dataclass(frozen=True)

@@ -142,7 +142,8 @@ def test_request_credentials_are_masked_in_the_trigger_output_and_parameters(
     assert trigger["headers"]["authorization"] == MASK
     assert trigger["headers"]["x-plain"] == "1"
     assert run.shown_parameters["headers"]["Authorization"] == MASK
-    assert run.headers["Authorization"] == "Bearer live-xyz"  # kept for re-runs
+    assert run.headers["Authorization"] != "Bearer live-xyz"  # stored encrypted
+    assert run.headers_for_engine()["Authorization"] == "Bearer live-xyz"  # kept for re-runs
 
 
 def test_time_spent_paused_does_not_count_against_the_run_timeout(
