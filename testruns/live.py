@@ -28,6 +28,7 @@ from testruns.presenters import (
     MESSAGE_CHARS,
     RunState,
     log_lines,
+    result_card,
     step_view,
     waterfall,
 )
@@ -172,6 +173,9 @@ class LiveView:
         )  # fmt: skip
         if self._changed("header", header):
             pieces.append(render("header", {**base, **state.header_context()}))
+        if run.is_finished and self._changed("result", run.status):
+            card = result_card(run, state.top_level)  # reads the deferred result, once
+            pieces.append(render("result_card", {**base, "result_card": card}))
 
         changed = [
             step

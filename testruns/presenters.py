@@ -8,6 +8,7 @@ iterations are grouped under their loop and paged (testruns.loops), so a run wit
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,10 +17,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from meshhook.graphlayout import TYPE_NAMES, GraphLayout, layout
-from meshhook.strictjson import pretty
+from meshhook.strictjson import JsonInputError, loads, pretty
 from testruns import loops
 from testruns.loops import EventProgress, IterationPage, LoopSummary
-from testruns.models import RunEvent, StepRun, StepStatus, TestRun
+from testruns.models import RunEvent, RunStatus, StepRun, StepStatus, TestRun
 from testruns.serializers import run_socket_path
 
 INLINE_JSON_BYTES = 16 * 1024
@@ -46,6 +47,7 @@ class JsonView:
     truncated: bool
     url: str
     dom_id: str
+    note: str = ""  # what the page shows differently from the stored value
 
     @property
     def can_show_all(self) -> bool:
@@ -55,12 +57,14 @@ class JsonView:
 _PRETTY = json.JSONEncoder(indent=2, ensure_ascii=False, default=str)
 
 
-def json_view(value: Any, *, label: str, url: str, dom_id: str, whole: bool = False) -> JsonView:
+def json_view(
+    value: Any, *, label: str, url: str, dom_id: str, whole: bool = False, note: str = ""
+) -> JsonView:
     # Measured with the C encoder; only a preview's first lines are indented (indenting is
     # pure Python and would cost ~50 ms for a 500 KB value on every push that draws it).
     size = len(json.dumps(value, ensure_ascii=False, default=str).encode())
     if whole or size <= INLINE_JSON_BYTES:
-        return JsonView(label, pretty(value), size, False, url, dom_id)
+        return JsonView(label, pretty(value), size, False, url, dom_id, note)
     chunks: list[str] = []
     length = 0
     for chunk in _PRETTY.iterencode(value):
@@ -70,7 +74,22 @@ def json_view(value: Any, *, label: str, url: str, dom_id: str, whole: bool = Fa
             break
     text = "".join(chunks)[:PREVIEW_CHARS]
     cut = text.rfind("\n")
-    return JsonView(label, text[:cut] if cut > 0 else text, size, True, url, dom_id)
+    return JsonView(label, text[:cut] if cut > 0 else text, size, True, url, dom_id, note)
+
+
+def readable_exchange(side: Any) -> tuple[Any, str]:
+    """An HTTP request or response as the page shows it: a body that is JSON text is shown
+    parsed, so that it reads (and its paths copy) like any other value. The note says so."""
+    if not isinstance(side, dict):
+        return side, ""
+    body = side.get("body")
+    if not isinstance(body, str) or body.lstrip()[:1] not in ("{", "["):
+        return side, ""
+    try:
+        parsed = loads(body)
+    except (JsonInputError, ValueError):
+        return side, ""  # not JSON after all, or cut short when it was recorded
+    return {**side, "body": parsed}, "body parsed from JSON text"
 
 
 @dataclass(frozen=True)
@@ -113,6 +132,8 @@ class ExchangeView:
     error: str
     request: JsonView
     response: JsonView
+    method: str = ""
+    url: str = ""
 
 
 @dataclass
@@ -128,6 +149,7 @@ class StepView:
     config: JsonView | None = None
     http: list[ExchangeView] = field(default_factory=list)
     loop: LoopGroup | None = None
+    tolerated: bool = False  # failed with `on_error: continue`: the run went on
 
     @property
     def status(self) -> str:
@@ -160,6 +182,38 @@ def step_dom_id(step: StepRun) -> str:
     return f"step-{step.node_id}{suffix}"
 
 
+@functools.lru_cache(maxsize=512)
+def _continuing_nodes_of_run(run_id: Any) -> frozenset[str]:
+    # A run keeps the definition it ran, so what it says about a node never changes.
+    definition = TestRun.objects.filter(pk=run_id).values_list(
+        "workflow_version__definition", flat=True
+    )
+    return continuing_nodes(definition.first() or {})
+
+
+def continuing_nodes(definition: dict[str, Any]) -> frozenset[str]:
+    """The ids of the nodes whose failure the run goes on after (`on_error: continue`)."""
+    nodes = definition.get("nodes") if isinstance(definition, dict) else None
+    return frozenset(
+        str(node.get("id"))
+        for node in nodes or []
+        if isinstance(node, dict) and node.get("on_error") == "continue"
+    )
+
+
+def is_tolerated(step: StepRun) -> bool:
+    """A failed step the run went on after. Not the step a cancel or an infrastructure
+    error interrupted: that one did not fail by itself."""
+    if step.status != StepStatus.FAILED or step.display_status != "failed":
+        return False
+    if StepRun.run.is_cached(step):
+        run = step.run
+        if run.status == RunStatus.ERROR and step.error == run.error:
+            return False
+        return step.node_id in continuing_nodes(run.workflow_version.definition)
+    return step.node_id in _continuing_nodes_of_run(step.run_id)
+
+
 def step_view(step: StepRun, *, next_node: str = "", lazy: bool = False) -> StepView:
     """`lazy` touches none of the JSON columns (they may be deferred)."""
     run_id = step.run_id
@@ -174,6 +228,7 @@ def step_view(step: StepRun, *, next_node: str = "", lazy: bool = False) -> Step
         is_next=bool(next_node) and step.node_id == next_node and step.iteration is None,
         body_url=reverse("testrun_step", args=[run_id, step.pk]),
         lazy=lazy,
+        tolerated=is_tolerated(step),
     )
     if lazy:
         return view
@@ -191,18 +246,22 @@ def step_view(step: StepRun, *, next_node: str = "", lazy: bool = False) -> Step
         if not isinstance(exchange, dict):
             continue
         response = exchange.get("response")
+        request, request_note = readable_exchange(exchange.get("request"))
+        shown_response, response_note = readable_exchange(response)
         view.http.append(
             ExchangeView(
                 attempt=exchange.get("attempt", number),
                 status=response.get("status") if isinstance(response, dict) else None,
                 duration_ms=exchange.get("duration_ms"),
                 error=str(exchange.get("error") or ""),
-                request=json_view(exchange.get("request"), label="Request",
+                request=json_view(request, label="Request",
                                   url=value_url(f"request-{number}"),
-                                  dom_id=f"req-{prefix}-{number}"),
-                response=json_view(response, label="Response",
+                                  dom_id=f"req-{prefix}-{number}", note=request_note),
+                response=json_view(shown_response, label="Response",
                                    url=value_url(f"response-{number}"),
-                                   dom_id=f"resp-{prefix}-{number}"),
+                                   dom_id=f"resp-{prefix}-{number}", note=response_note),
+                method=str(request.get("method") or "") if isinstance(request, dict) else "",
+                url=str(request.get("url") or "") if isinstance(request, dict) else "",
             )
         )  # fmt: skip
     shown = [view.input, view.output, view.config]
@@ -349,6 +408,35 @@ class RunState:
         return {"run": self.run, "running_loops": self.running_loops()}
 
 
+@dataclass(frozen=True)
+class ResultCard:
+    """How a finished run ended: its final status line, the step that ended it, the failures
+    it went on after, and its final output (`run.result`)."""
+
+    status: str
+    line: str  # the run_finished event's text, e.g. "Test run passed: Order 7 shipped."
+    ended_by: StepRun | None  # the terminate step, or the step whose failure failed the run
+    tolerated: list[StepRun]
+    output: JsonView | None
+
+
+def result_card(run: TestRun, top_level: list[StepRun]) -> ResultCard | None:
+    """None while the run is active. `top_level` may have its JSON columns deferred."""
+    if not run.is_finished:
+        return None
+    finished = run.events.filter(type="run_finished").order_by("-seq")
+    line = finished.values_list("message", flat=True).first() or f"Test run {run.status}."
+    tolerated = [step for step in top_level if is_tolerated(step)]
+    terminate = [s for s in top_level if s.node_type == "terminate" and s.status == "succeeded"]
+    failed = [s for s in top_level if s.status == StepStatus.FAILED and s not in tolerated]
+    ended_by = terminate[-1] if terminate else failed[-1] if failed else None
+    output = None
+    if run.result is not None:
+        url = reverse("testrun_value", args=[run.id, "result"])
+        output = json_view(run.result, label="Output", url=url, dom_id="run-result")
+    return ResultCard(str(run.status), line, ended_by, tolerated, output)
+
+
 def iteration_rows_shown_inline(summary: LoopSummary) -> bool:
     """Small or finished-in-one-page loops list their items at once; big ones on demand."""
     return summary.recorded <= summary.per_page and not summary.running
@@ -408,6 +496,7 @@ def run_context(run: TestRun, *, events_after: int | None = 0) -> dict[str, Any]
             dom_id="run-params",
         ),
         "running_loops": state.running_loops(),
+        "result_card": result_card(run, state.top_level),
         "pending": StepStatus.PENDING,
         "live": live,
         "ws_path": run_socket_path(run.id),

@@ -28,6 +28,7 @@ from testruns.presenters import (
     RunState,
     json_view,
     log_lines,
+    readable_exchange,
     step_view,
 )
 from testruns.queries import viewable_run_or_404
@@ -88,7 +89,8 @@ def _step_part(step: StepRun, part: str) -> tuple[str, Any]:
     exchanges = step.http or []
     if number > len(exchanges) or not isinstance(exchanges[number - 1], dict):
         raise Http404("No such HTTP attempt.")
-    return side.capitalize(), exchanges[number - 1].get(side)
+    # As the step shows it: a JSON body parsed, so "show all" keeps the paths it had.
+    return side.capitalize(), readable_exchange(exchanges[number - 1].get(side))[0]
 
 
 def _json_answer(
@@ -139,7 +141,8 @@ def run_value(request: HtmxHttpRequest, run_id: str, part: str) -> HttpResponse:
         raise Http404("No such value.")
     filename = f"test-run-{run.short_id}-{part}.json"
     dom_id = "run-params" if part == "parameters" else "run-result"
-    return _json_answer(request, run, part.capitalize(), value, url=request.path, dom_id=dom_id,
+    label = "Parameters" if part == "parameters" else "Output"  # as the Result card names it
+    return _json_answer(request, run, label, value, url=request.path, dom_id=dom_id,
                         filename=filename)  # fmt: skip
 
 

@@ -312,3 +312,344 @@
   document.addEventListener("DOMContentLoaded", function () { init(document); });
   document.addEventListener("htmx:afterSettle", function (e) { init(e.target); });
 })();
+
+/* JSON viewer: the server draws every value as pretty JSON in <pre class="json"
+   data-json-tree>; here it becomes a tree with search, "copy path" (a JMESPath expression
+   for a transform or an assertion) and "copy value" on each node. Built when it is first
+   seen (a closed step builds nothing), and children only when their parent is opened, so a
+   big value costs what is looked at. The <pre> stays as the "Raw" view. */
+(function () {
+  "use strict";
+  var OPEN_DEPTH = 2, SMALL_NODES = 150, PAGE = 200, CLIP = 400, MAX_HITS = 2000;
+  var IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+  function make(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+  function button(cls, text, label) {
+    var b = make("button", cls, text);
+    b.type = "button";
+    if (label) { b.setAttribute("aria-label", label); b.title = label; }
+    return b;
+  }
+  function kind(v) { return v === null ? "null" : Array.isArray(v) ? "array" : typeof v; }
+  function isBox(v) { return v !== null && typeof v === "object"; }
+  function keysOf(v) { return Array.isArray(v) ? v.map(function (_, i) { return i; }) : Object.keys(v); }
+
+  // JMESPath of a child: identifiers bare, other keys quoted (JSON string escapes are
+  // JMESPath's too), indexes in brackets; "@" is the value itself.
+  function childPath(parent, key) {
+    if (typeof key === "number") return (parent === "@" ? "" : parent) + "[" + key + "]";
+    var part = IDENT.test(key) ? key : JSON.stringify(key);
+    return parent === "@" ? part : parent + "." + part;
+  }
+  function summary(v) {
+    var n = Array.isArray(v) ? v.length : Object.keys(v).length;
+    if (Array.isArray(v)) return "[" + n + (n === 1 ? " item]" : " items]");
+    return "{" + n + (n === 1 ? " key}" : " keys}");
+  }
+  function countNodes(v, limit) {
+    var seen = 0, stack = [v];
+    while (stack.length && seen <= limit) {
+      var x = stack.pop();
+      seen++;
+      if (isBox(x)) keysOf(x).forEach(function (k) { stack.push(x[k]); });
+    }
+    return seen;
+  }
+  function asText(v) { return typeof v === "string" ? v : JSON.stringify(v, null, 2); }
+
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    // Plain HTTP on a LAN name has no async clipboard: the old way still works there.
+    return new Promise(function (resolve, reject) {
+      var area = make("textarea", "jt-clip");
+      area.value = text;
+      document.body.appendChild(area);
+      area.select();
+      var done = false;
+      try { done = document.execCommand("copy"); } catch (e) { done = false; }
+      area.remove();
+      if (done) resolve(); else reject(new Error("copy refused"));
+    });
+  }
+
+  function markText(target, text, query) {
+    var at = query ? text.toLowerCase().indexOf(query) : -1;
+    if (at < 0) { target.textContent = text; return false; }
+    target.textContent = "";
+    target.appendChild(document.createTextNode(text.slice(0, at)));
+    target.appendChild(make("mark", "jt-mark", text.slice(at, at + query.length)));
+    target.appendChild(document.createTextNode(text.slice(at + query.length)));
+    return true;
+  }
+
+  function Viewer(pre, value) {
+    this.pre = pre;
+    this.value = value;
+    this.filter = null;
+    this.current = -1;
+    this.allOpen = countNodes(value, SMALL_NODES) <= SMALL_NODES;
+    var root = this.root = make("div", "jt");
+    var bar = make("div", "jt-bar");
+    this.search = make("input", "jt-search");
+    this.search.type = "search";
+    this.search.placeholder = "Search keys and values";
+    this.search.setAttribute("aria-label", "Search " + (pre.dataset.label || "JSON"));
+    this.count = make("span", "jt-count small muted");
+    this.count.setAttribute("aria-live", "polite");
+    var tools = make("span", "jt-tools");
+    this.expandBtn = button("jt-btn", "Expand all");
+    this.collapseBtn = button("jt-btn", "Collapse");
+    this.rawBtn = button("jt-btn", "Raw");
+    this.rawBtn.setAttribute("aria-pressed", "false");
+    this.copyBtn = button("jt-btn", "Copy", "Copy the whole value as JSON");
+    tools.append(this.expandBtn, this.collapseBtn, this.rawBtn, this.copyBtn);
+    bar.append(this.search, this.count, tools);
+    this.status = make("div", "jt-status small");
+    this.status.setAttribute("role", "status");
+    this.tree = make("div", "jt-tree");
+    this.tree.setAttribute("role", "tree");
+    this.tree.setAttribute("aria-label", pre.dataset.label || "JSON");
+    root.append(bar, this.tree, this.status);
+    this.draw();
+    var self = this, timer = null;
+    this.search.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () { self.find(self.search.value); }, 120);
+    });
+    this.search.addEventListener("keydown", function (e) {
+      if (e.key === "Enter") { e.preventDefault(); clearTimeout(timer); self.find(self.search.value); self.next(e.shiftKey ? -1 : 1); }
+      if (e.key === "Escape" && self.search.value) { e.preventDefault(); self.search.value = ""; self.find(""); }
+    });
+    this.expandBtn.addEventListener("click", function () { self.setAll(true); });
+    this.collapseBtn.addEventListener("click", function () { self.setAll(false); });
+    this.rawBtn.addEventListener("click", function () { self.toggleRaw(); });
+    this.copyBtn.addEventListener("click", function () {
+      self.copy(JSON.stringify(self.value, null, 2), "Copied the whole value");
+    });
+    this.tree.addEventListener("click", function (e) { self.click(e); });
+  }
+
+  Viewer.prototype.say = function (text, failed) {
+    var status = this.status;
+    status.textContent = text;
+    status.classList.toggle("bad", !!failed);
+    clearTimeout(this.sayTimer);
+    this.sayTimer = setTimeout(function () { status.textContent = ""; }, 4000);
+  };
+  Viewer.prototype.copy = function (text, message) {
+    var self = this;
+    copyText(text).then(function () { self.say(message); },
+                        function () { self.say("Could not copy: the browser refused", true); });
+  };
+
+  Viewer.prototype.draw = function () {
+    this.tree.textContent = "";
+    this.hits = [];
+    this.current = -1;
+    var v = this.value;
+    if (isBox(v) && keysOf(v).length) {
+      this.fill(this.tree, v, "@", 0);
+    } else {
+      this.tree.appendChild(this.node(null, v, "@", 0));
+    }
+  };
+
+  // The children of `v` (at `path`) into `box`, a page at a time; under a search only the
+  // ones on the way to a match (all of them below a key that matched).
+  Viewer.prototype.fill = function (box, v, path, depth, from) {
+    var keys = keysOf(v), f = this.filter, self = this;
+    if (f && !f.whole[path]) keys = keys.filter(function (k) { return f.shown[childPath(path, k)]; });
+    var start = from || 0, end = Math.min(keys.length, start + PAGE);
+    for (var i = start; i < end; i++) box.appendChild(this.node(keys[i], v[keys[i]], childPath(path, keys[i]), depth));
+    if (end < keys.length) {
+      var more = button("jt-more", "Show " + Math.min(PAGE, keys.length - end) + " more of " + keys.length);
+      more.addEventListener("click", function () { more.remove(); self.fill(box, v, path, depth, end); });
+      box.appendChild(more);
+    }
+  };
+
+  Viewer.prototype.node = function (key, v, path, depth) {
+    var item = make("div", "jt-node jt-" + kind(v));
+    item.setAttribute("role", "treeitem");
+    item.dataset.path = path;
+    item._jt = { v: v, depth: depth };
+    var row = make("div", "jt-row");
+    var f = this.filter, q = f ? f.q : "", hit = false;
+    var box = isBox(v) && keysOf(v).length > 0;
+    if (box) {
+      var tog = button("jt-tog", "", "Expand " + (key === null ? "value" : key));
+      row.appendChild(tog);
+    } else {
+      row.appendChild(make("span", "jt-tog jt-leaf"));
+    }
+    if (key !== null) {
+      var k = make("span", typeof key === "number" ? "jt-key jt-index" : "jt-key");
+      if (typeof key === "number") k.textContent = key;
+      else hit = markText(k, key, q) || hit;
+      row.append(k, make("span", "jt-colon", ":"));
+    }
+    if (isBox(v)) {
+      row.appendChild(make("span", "jt-sum", summary(v)));
+    } else {
+      var text = typeof v === "string" ? JSON.stringify(v) : String(v);
+      var val = make("span", "jt-v jt-" + kind(v) + (text.length > 24 ? " jt-long" : ""));
+      var clipped = text.length > CLIP && !(q && text.toLowerCase().indexOf(q) >= CLIP - 20);
+      hit = markText(val, clipped ? text.slice(0, CLIP) + "…" : text, q) || hit;
+      row.appendChild(val);
+      if (clipped) {
+        var all = button("jt-more jt-inline", "show all " + text.length.toLocaleString() + " characters");
+        all.addEventListener("click", function () { val.textContent = text; all.remove(); });
+        row.appendChild(all);
+      }
+    }
+    var acts = make("span", "jt-acts");
+    acts.append(button("jt-act", "path", "Copy path " + path), button("jt-act", isBox(v) ? "JSON" : "value", "Copy value"));
+    acts.firstChild.dataset.act = "path";
+    acts.lastChild.dataset.act = "value";
+    row.appendChild(acts);
+    item.appendChild(row);
+    if (hit) { item.classList.add("jt-hit"); this.hits.push(item); }
+    if (box) {
+      var open = f ? !!f.shown[path] && !f.whole[path] : this.allOpen || depth < OPEN_DEPTH - 1;
+      this.setOpen(item, open);
+    }
+    return item;
+  };
+
+  Viewer.prototype.setOpen = function (item, open) {
+    var data = item._jt, kids = item.querySelector(":scope > .jt-kids");
+    item.setAttribute("aria-expanded", open ? "true" : "false");
+    var tog = item.querySelector(":scope > .jt-row > .jt-tog");
+    if (tog) tog.setAttribute("aria-label", (open ? "Collapse " : "Expand ") + item.dataset.path);
+    if (open && !kids) {
+      kids = make("div", "jt-kids");
+      kids.setAttribute("role", "group");
+      this.fill(kids, data.v, item.dataset.path, data.depth + 1);
+      item.appendChild(kids);
+    }
+    if (kids) kids.hidden = !open;
+  };
+
+  Viewer.prototype.click = function (e) {
+    var act = e.target.closest(".jt-act");
+    var item = e.target.closest(".jt-node");
+    if (!item) return;
+    if (act) {
+      var path = item.dataset.path;
+      if (act.dataset.act === "path") this.copy(path, "Copied path " + path);
+      else this.copy(asText(item._jt.v), "Copied the value of " + path);
+      return;
+    }
+    if (e.target.closest(".jt-more")) return;
+    if (!e.target.closest(".jt-tog, .jt-key, .jt-sum")) return;
+    if (item.getAttribute("aria-expanded") === null) return;
+    this.setOpen(item, item.getAttribute("aria-expanded") !== "true");
+  };
+
+  Viewer.prototype.setAll = function (open) {
+    var self = this;
+    if (!open) {
+      this.tree.querySelectorAll(".jt-node[aria-expanded=true]").forEach(function (n) { self.setOpen(n, false); });
+      return;
+    }
+    // Breadth-first, so that a huge value opens its first pages rather than one deep corner.
+    var queue = Array.prototype.slice.call(this.tree.querySelectorAll(":scope > .jt-node")), done = 0;
+    while (queue.length && done < 5000) {
+      var n = queue.shift();
+      if (n.getAttribute("aria-expanded") === null) continue;
+      self.setOpen(n, true);
+      done++;
+      n.querySelectorAll(":scope > .jt-kids > .jt-node").forEach(function (c) { queue.push(c); });
+    }
+  };
+
+  Viewer.prototype.toggleRaw = function () {
+    var raw = this.rawBtn.getAttribute("aria-pressed") !== "true";
+    this.rawBtn.setAttribute("aria-pressed", raw ? "true" : "false");
+    this.rawBtn.textContent = raw ? "Tree" : "Raw";
+    this.pre.classList.toggle("jt-hidden", !raw);
+    this.tree.hidden = raw;
+  };
+
+  // Which paths lead to a match of `q` in a key or a scalar's text.
+  Viewer.prototype.find = function (text) {
+    var q = text.trim().toLowerCase();
+    if (!q) {
+      this.filter = null;
+      this.count.textContent = "";
+      this.draw();
+      return;
+    }
+    var shown = Object.create(null), whole = Object.create(null), hits = 0;
+    function walk(v, path, keyHit) {
+      var found = keyHit;
+      if (isBox(v)) {
+        if (keyHit) whole[path] = true;
+        keysOf(v).forEach(function (k) {
+          if (hits >= MAX_HITS) return;
+          var kh = typeof k === "string" && k.toLowerCase().indexOf(q) >= 0;
+          if (kh) hits++;
+          if (walk(v[k], childPath(path, k), kh)) found = true;
+        });
+      } else {
+        var s = typeof v === "string" ? v : String(v);
+        if (s.toLowerCase().indexOf(q) >= 0) { hits++; found = true; }
+      }
+      if (found) shown[path] = true;
+      return found;
+    }
+    walk(this.value, "@", false);
+    this.filter = { q: q, shown: shown, whole: whole };
+    this.draw();
+    this.count.textContent = hits ? hits + (hits >= MAX_HITS ? "+" : "") + (hits === 1 ? " match" : " matches") : "No match";
+    this.tree.classList.toggle("jt-none", !hits);
+  };
+
+  Viewer.prototype.next = function (step) {
+    if (!this.hits.length) return;
+    if (this.current >= 0 && this.hits[this.current]) this.hits[this.current].classList.remove("jt-current");
+    this.current = (this.current + step + this.hits.length) % this.hits.length;
+    var item = this.hits[this.current];
+    item.classList.add("jt-current");
+    item.scrollIntoView({ block: "nearest" });
+    this.count.textContent = (this.current + 1) + " of " + this.hits.length;
+  };
+
+  function enhance(pre) {
+    if (pre.dataset.jtReady) return;
+    var value;
+    try { value = JSON.parse(pre.textContent); } catch (e) { pre.dataset.jtReady = "raw"; return; }
+    pre.dataset.jtReady = "1";
+    var viewer = new Viewer(pre, value);
+    pre.classList.add("jt-hidden");
+    pre.parentNode.insertBefore(viewer.root, pre);
+    if (pre.parentNode.classList.contains("json-block")) pre.parentNode.classList.add("jt-on");
+  }
+  // Only what can be seen: a value inside a closed <details> waits until it is opened.
+  function enhanceIn(root) {
+    (root || document).querySelectorAll("pre.json[data-json-tree]:not([data-jt-ready])").forEach(function (pre) {
+      if (!pre.closest("details:not([open])")) enhance(pre);
+    });
+  }
+  var queued = false;
+  function soon() {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(function () { queued = false; enhanceIn(document); });
+  }
+  document.addEventListener("toggle", function (e) {
+    if (e.target.open) enhanceIn(e.target);
+  }, true);
+  // Fragments from htmx (a step's details, "show all") and from the socket (rows re-drawn
+  // by the live view, the Result card) bring their own <pre>s.
+  ["htmx:afterSwap", "htmx:oobAfterSwap", "htmx:afterSettle", "htmx:wsAfterMessage"].forEach(function (name) {
+    document.addEventListener(name, soon);
+  });
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", soon);
+  else soon();
+})();
