@@ -226,6 +226,9 @@ RUN_SWEEP_SECONDS = env_int("RUN_SWEEP_SECONDS", 2, minimum=1, maximum=300)
 # The web process sweeps as well as every worker (off in the test suite, whose tests sweep
 # when they mean to).
 RUN_SWEEP_IN_WEB = env_bool("RUN_SWEEP_IN_WEB", True)
+# Finished test runs older than this are purged daily (testruns/retention.py says which
+# ones stay: pinned, baselines, suites still shown…); 0 = never automatically.
+TEST_RUN_RETENTION_DAYS = env_int("TEST_RUN_RETENTION_DAYS", 30, minimum=0, maximum=36_500)
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 2_000_000, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 # Quotas on starting test runs (testruns/quotas.py), 0 = off: RUN_START_RATE starts per

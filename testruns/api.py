@@ -25,7 +25,9 @@ from meshhook.api.base import (
 )
 from meshhook.services.projects import workflow_for_user_or_404
 from meshhook.services.workflows import engine_workflow
+from meshhook.timefmt import iso
 from testruns import services
+from testruns.imports import import_run, refuse_if_imported
 from testruns.models import PARAMETER_NAMES, TestRun
 from testruns.parameters import validate_parameters
 from testruns.queries import (
@@ -36,6 +38,7 @@ from testruns.queries import (
     runs_for,
     viewable_run_or_404,
 )
+from testruns.retention import set_kept
 from testruns.serializers import (
     SUMMARY_RELATED,
     event_json,
@@ -137,9 +140,40 @@ def _list(request: ApiRequest) -> HttpResponse:
     )
 
 
-@api_endpoint(methods=["GET"])
+@api_endpoint(methods=["GET", "PATCH"])
 def run_item(request: ApiRequest, run_id: uuid.UUID) -> HttpResponse:
-    return json_response(run_detail(viewable_run_or_404(request.user, run_id), request))
+    if request.method == "PATCH":
+        # Only `kept` ("Keep" on the run page: the retention never deletes the run) changes.
+        run = editable_run_or_404(request.user, run_id)
+        body = body_object(request)
+        reject_unknown_keys(body, ("kept",))
+        if not isinstance(body.get("kept"), bool):
+            raise ApiError(400, "kept must be true or false.", path="kept")
+        set_kept(run, body["kept"])
+    return json_response(_item_json(viewable_run_or_404(request.user, run_id), request))
+
+
+def _item_json(run: TestRun, request: ApiRequest) -> dict[str, Any]:
+    return {
+        **run_detail(run, request),
+        "kept": run.kept,
+        "imported_at": iso(run.imported_at),
+        "imported_from": str(run.imported_from) if run.imported_from else None,
+    }
+
+
+@api_endpoint(methods=["POST"])
+def run_import(request: ApiRequest) -> HttpResponse:
+    """A run exported elsewhere (`GET .../export`), stored read-only to be viewed here."""
+    if request.json is None:
+        raise ApiError(400, "Send a test-run export as the JSON body.")
+    project = request_project(request)
+    require_editor(request, project)
+    run = import_run(project, request.json, user=request.user)
+    run = runs_for(request.user).select_related(*SUMMARY_RELATED).get(pk=run.pk)
+    return json_response(
+        _item_json(run, request), status=201, headers={"Location": f"/api/test-runs/{run.id}"}
+    )
 
 
 @api_endpoint(methods=["GET"])
@@ -161,6 +195,12 @@ def run_events(request: ApiRequest, run_id: uuid.UUID) -> HttpResponse:
     )
 
 
+def _controllable(request: ApiRequest, run_id: uuid.UUID) -> TestRun:
+    run = editable_run_or_404(request.user, run_id)
+    refuse_if_imported(run)
+    return run
+
+
 def _control_response(run: TestRun, request: ApiRequest) -> HttpResponse:
     run = runs_for(request.user).select_related(*SUMMARY_RELATED).get(pk=run.pk)
     return json_response(run_summary(run, request))
@@ -168,14 +208,14 @@ def _control_response(run: TestRun, request: ApiRequest) -> HttpResponse:
 
 @api_endpoint(methods=["POST"])
 def run_advance(request: ApiRequest, run_id: uuid.UUID) -> HttpResponse:
-    run = editable_run_or_404(request.user, run_id)
+    run = _controllable(request, run_id)
     reject_unknown_keys(body_object(request, required=False), ())
     return _control_response(services.resume_run(run, steps=1), request)
 
 
 @api_endpoint(methods=["POST"])
 def run_continue(request: ApiRequest, run_id: uuid.UUID) -> HttpResponse:
-    run = editable_run_or_404(request.user, run_id)
+    run = _controllable(request, run_id)
     body = body_object(request, required=False)
     reject_unknown_keys(body, ("until",))
     until = body.get("until") or ""
@@ -188,7 +228,7 @@ def run_continue(request: ApiRequest, run_id: uuid.UUID) -> HttpResponse:
 
 @api_endpoint(methods=["POST"])
 def run_cancel(request: ApiRequest, run_id: uuid.UUID) -> HttpResponse:
-    run = editable_run_or_404(request.user, run_id)
+    run = _controllable(request, run_id)
     reject_unknown_keys(body_object(request, required=False), ())
     who = request.user.get_username()
     run = services.cancel_run(run, reason=f"Cancelled by {who} through the API.")
@@ -197,7 +237,7 @@ def run_cancel(request: ApiRequest, run_id: uuid.UUID) -> HttpResponse:
 
 @api_endpoint(methods=["POST"])
 def run_rerun(request: ApiRequest, run_id: uuid.UUID) -> HttpResponse:
-    run = editable_run_or_404(request.user, run_id)
+    run = _controllable(request, run_id)
     body = body_object(request, required=False)
     reject_unknown_keys(body, RERUN_FIELDS)
     from_step = body.get("from_step") or ""

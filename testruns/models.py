@@ -160,6 +160,13 @@ class TestRun(models.Model):
     )
     assertion_results = models.JSONField(default=list, blank=True)
 
+    # Retention (testruns.retention): a run a user pinned with "Keep" is never purged.
+    kept = models.BooleanField(default=False)
+    # A run imported from another deployment's export (testruns.imports): read-only, and
+    # its original id, which stays in the other deployment.
+    imported_at = models.DateTimeField(null=True, blank=True)
+    imported_from = models.UUIDField(null=True, blank=True)
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
@@ -184,6 +191,10 @@ class TestRun(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+    @property
+    def is_imported(self) -> bool:
+        return self.imported_at is not None
 
     @property
     def finished_steps(self) -> int:

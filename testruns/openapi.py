@@ -3,9 +3,22 @@
 
 from __future__ import annotations
 
-from meshhook.api.openapi import PROJECT, Schema, Spec, d, enum, extend, op, param, s, shape
+from meshhook.api.openapi import (
+    PROJECT,
+    SLUG,
+    Schema,
+    Spec,
+    d,
+    enum,
+    extend,
+    op,
+    param,
+    s,
+    shape,
+)
 from meshhook.extensions import OpenApiPart
 from testruns import testcase_openapi
+from testruns.case_files import FORMAT as CASE_FILE_FORMAT
 from testruns.models import RunEvent, RunStatus, StepStatus, TestRun
 from testruns.serializers import EXPORT_FORMAT
 
@@ -109,6 +122,21 @@ SCHEMAS: dict[str, Schema] = {
          "use_current_version": "bool", **PARAMETERS, "source": enum(["api", "ci", "cli"])},
         closed=True,
     ),
+    "TestRunItem": extend("TestRunDetail", {
+        "kept": d("bool", "Pinned with Keep: the retention of old runs never deletes it."),
+        "imported_at": d("time?", "Set on a run imported from an export: it is read-only."),
+        "imported_from": d("uuid?", "The imported run's id where it was exported from."),
+    }, "kept imported_at imported_from"),
+    "Keep": shape({"kept": "bool"}, "kept", closed=True),
+    "TestCaseFile": shape(
+        {"format": {"const": CASE_FILE_FORMAT}, "workflow": "str",
+         "test_cases": d("[object]", "The test cases' writable fields, by name; credential "
+                         "headers masked or `meshhook-encrypted:…`.")},
+        "*", closed=True,
+    ),
+    "TestCaseImport": shape(
+        {"workflow": "str", "created": "[str]", "updated": "[str]", "unchanged": "[str]",
+         "warnings": "[Problem]", "dry_run": "bool"}, "*"),
     "Export": extend("TestRunDetail", {
         "format": {"const": EXPORT_FORMAT}, "exported_at": "time", "events": "[Event]",
         "definition": "WorkflowDefinition"}, "format events definition"),
@@ -123,7 +151,26 @@ PATHS: Schema = {
     },
     "/api/test-runs/{run_id}": {
         "get": op("A run with its parameters and every step.", "200 The run.",
-                  "TestRunDetail", RUN),
+                  "TestRunItem", RUN),
+        "patch": op("Keep (pin) the run past the retention of old runs, or let it go.",
+                    "200 The run.", "TestRunItem", RUN, body="Keep", errors="403"),
+    },
+    "/api/test-runs/import": {
+        "post": op("Import a run exported elsewhere, read-only, to view it here; its "
+                   "workflow is created from the definition if the project has none.",
+                   "201 Imported.", "TestRunItem", PROJECT, body="Export", errors="403 409"),
+    },
+    "/api/workflows/{slug}/test-cases/export": {
+        "get": op("The workflow's test cases as one file to keep in git.", "200 The file.",
+                  "TestCaseFile", SLUG, PROJECT,
+                  param("credentials", "query", "masked (default) or encrypted.",
+                        enum(["masked", "encrypted"]))),
+    },
+    "/api/workflows/{slug}/test-cases/import": {
+        "post": op("Create or update test cases from such a file; all or nothing.",
+                   "200 What changed.", "TestCaseImport", SLUG, PROJECT,
+                   param("dry_run", "query", "Check and report only; write nothing."),
+                   body="TestCaseFile", errors="403"),
     },
     "/api/test-runs/{run_id}/events": {
         "get": op("The run's event log after a sequence number, 1000 per page.", "200 Events.",

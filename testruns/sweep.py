@@ -25,7 +25,7 @@ from django.db import close_old_connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from testruns import lifecycle
+from testruns import lifecycle, retention
 from testruns.eventlog import NewEvent, append_events
 from testruns.jobs import enqueue_drive, release_driver_lock, run_ids_in_queue
 from testruns.models import RunStatus, StepStatus, TestRun
@@ -49,6 +49,8 @@ def start_sweeper(interval: float) -> threading.Event:
                 logger.warning("Sweeping test runs failed", exc_info=True)
             finally:
                 close_old_connections()
+            # Once a day per deployment, in a thread of its own (it never raises).
+            retention.purge_when_due()
 
     threading.Thread(target=sweep_forever, daemon=True, name="sweeper").start()
     return stop

@@ -26,6 +26,7 @@ from meshhook.api.base import (
 )
 from meshhook.models import Workflow
 from meshhook.services.projects import AnyUser, projects_for, workflow_for_user_or_404
+from testruns.case_files import export_text, import_cases
 from testruns.models import PARAMETER_NAMES, TestRun
 from testruns.testcase_models import TestCase
 from testruns.testcase_serializers import CASE_RELATED, case_api_path, case_json
@@ -128,3 +129,27 @@ def start_case_from_body(request: ApiRequest, body: dict[str, Any], source: str)
     require_editor(request, workflow.project)
     overrides = {key: body[key] for key in PARAMETER_NAMES if key in body}
     return start_case_run(case, user=request.user, source=source, overrides=overrides)
+
+
+@api_endpoint(methods=["GET"])
+def case_file_export(request: ApiRequest, slug: str) -> HttpResponse:
+    """The workflow's test cases as one file to keep in git (testruns.case_files)."""
+    workflow = _workflow(request, {"workflow": slug})
+    credentials = request.GET.get("credentials", "masked")
+    if credentials not in ("masked", "encrypted"):
+        raise ApiError(400, "credentials must be masked or encrypted.", path="credentials")
+    sealed = credentials == "encrypted"
+    text = export_text(workflow, credentials="encrypted" if sealed else "masked")
+    response = HttpResponse(text, content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="{slug}.test-cases.json"'
+    return response
+
+
+@api_endpoint(methods=["POST"])
+def case_file_import(request: ApiRequest, slug: str) -> HttpResponse:
+    """Create or update the workflow's test cases from such a file; all or nothing."""
+    workflow = _workflow(request, {"workflow": slug})
+    require_editor(request, workflow.project)
+    dry_run = request.GET.get("dry_run", "").lower() in ("1", "true", "yes")
+    report = import_cases(workflow, request.json, user=request.user, dry_run=dry_run)
+    return json_response(report.as_json())

@@ -28,6 +28,7 @@ from meshhook.services.projects import (
 )
 from meshhook.strictjson import pretty
 from testruns.compare import compare_runs
+from testruns.imports import refuse_if_imported
 from testruns.models import TestRun
 from testruns.parameters import (
     DEFAULT_PARAMETERS,
@@ -45,6 +46,7 @@ from testruns.queries import (
     runs_for,
     viewable_run_or_404,
 )
+from testruns.retention import set_kept
 from testruns.services import (
     cancel_run,
     override_next_input,
@@ -221,7 +223,15 @@ def testrun_detail(request: AuthenticatedHtmxRequest, run_id: str) -> HttpRespon
 @require_POST
 def testrun_action(request: AuthenticatedHtmxRequest, run_id: str, action: str) -> HttpResponse:
     run = editable_run_or_404(request.user, run_id)
+    if action in ("keep", "unkeep"):
+        # Pinning is allowed on any run, imported ones included; the button shows the state.
+        set_kept(run, action == "keep")
+        if request.htmx:
+            context = {"run": run, "can_control": True}
+            return render(request, "testruns/run_detail.html#controls", context)
+        return redirect(reverse("testrun_detail", args=[run.id]))
     try:
+        refuse_if_imported(run)
         if action == "cancel":
             cancel_run(run)
         elif action == "advance":
