@@ -164,6 +164,14 @@ def test_the_result_card_appears_when_the_run_finishes(
     # The rows the finish re-drew: the tolerated step is marked, and its JSON is a tree.
     expect(page.locator("#step-sms summary .badge")).to_have_text("tolerated")
     expect(page.locator("#step-sms .jt").first).to_be_visible()
+    # A pushed row that was closed loads its details when opened, as trees too.
+    ship = page.locator("#step-ship")
+    ship.locator("summary").first.click()
+    shipped = ship.locator(".json-block").filter(
+        has=page.get_by_role("heading", name="Output", exact=True)
+    )
+    expect(shipped.locator('[data-path="data.json.service"] .jt-v')).to_have_text('"express"')
+    ship.locator("summary").first.click()
 
     # The pictures for the docs: the failed HTTP step open, the Result card above.
     page.get_by_role("heading", name="Result").click()  # nothing focused in the picture

@@ -189,3 +189,22 @@ def test_the_whole_output_for_members_only(team: Team, who: str, drain: Callable
     body = text_of(response)
     assert "<h4>Output" in body
     assert '"email": "ada@example.com"' in body
+
+
+def test_a_big_value_is_a_preview_until_shown_whole(team: Team, drain: Callable[[], int]) -> None:
+    """Over the inline size a value is a preview (not JSON, so no tree), its whole self loaded
+    on demand: the tree is built from that answer."""
+    run = make_run(team.workflow, team.owner, payload=PAYLOAD)
+    drain()
+    step = StepRun.objects.get(run=run, node_id="map")
+    big = {"items": [{"name": f"item {n}", "text": "x" * 200} for n in range(200)]}
+    StepRun.objects.filter(pk=step.pk).update(output=big)
+    client = team.client("viewer", htmx=True)
+    body = text_of(client.get(f"/test-runs/{run.id}/steps/{step.pk}/"))
+    preview = re.search(rf'<pre class="json" id="out-{step.pk}"([^>]*)>', body)
+    assert preview
+    assert "data-json-tree" not in preview.group(1)
+    assert f"/test-runs/{run.id}/steps/{step.pk}/output/" in body
+    whole = text_of(client.get(f"/test-runs/{run.id}/steps/{step.pk}/output/"))
+    assert re.search(rf'<pre class="json" id="out-{step.pk}" data-json-tree', whole)
+    assert '"name": "item 199"' in whole
