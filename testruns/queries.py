@@ -88,6 +88,21 @@ def keyset_page(
     return page[:limit], next_cursor
 
 
+def keyset_page_before(
+    runs: QuerySet[TestRun], before: str, limit: int
+) -> tuple[list[TestRun], bool]:
+    """The `limit` rows just newer than the cursor, newest first (the "Newer" page), and
+    whether rows newer than those exist. The same index read backwards: still no OFFSET."""
+    created, run_id = decode_cursor(before)
+    newer = (
+        runs.order_by("created_at", "id")
+        .filter(created_at__gte=created)
+        .filter(Q(created_at__gt=created) | Q(created_at=created, id__gt=run_id))
+    )
+    page = list(newer[: limit + 1])
+    return page[:limit][::-1], len(page) > limit
+
+
 def filter_runs(runs: QuerySet[TestRun], filters: Mapping[str, str]) -> QuerySet[TestRun]:
     """The history filters shared by the console and the API; bad values raise
     ParameterError naming the filter."""
@@ -130,3 +145,22 @@ def _date(text: str) -> date | None:
         return parse_date(text)
     except ValueError:
         return None
+
+
+def history_page(
+    runs: QuerySet[TestRun], cursor: str | None, before: str | None, limit: int
+) -> tuple[list[TestRun], str | None, str | None]:
+    """A page of the history with the cursors of its "Older" and "Newer" links (None where
+    there is nothing that way). A "Newer" page that reaches the newest run is the first
+    page, so going back ends where the list started. A bad cursor gives the first page."""
+    try:
+        if before:
+            page, more_newer = keyset_page_before(runs, before, limit)
+            if more_newer:
+                return page, encode_cursor(page[-1]), encode_cursor(page[0])
+            cursor = None
+        page, older = keyset_page(runs, cursor, limit)
+    except CursorError:
+        page, older = keyset_page(runs, None, limit)
+        cursor = None
+    return page, older, encode_cursor(page[0]) if cursor and page else None

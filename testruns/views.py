@@ -39,10 +39,9 @@ from testruns.parameters import (
 )
 from testruns.presenters import run_context
 from testruns.queries import (
-    CursorError,
     editable_run_or_404,
     filter_runs,
-    keyset_page,
+    history_page,
     runs_for,
     viewable_run_or_404,
 )
@@ -304,17 +303,19 @@ def testrun_list(request: AuthenticatedHtmxRequest) -> HttpResponse:
         filter_problems = error.problems
         filters.update({problem.path: "" for problem in error.problems})
         runs = filter_runs(visible, filters)
-    try:
-        page, next_cursor = keyset_page(runs, request.GET.get("cursor"), 25)
-    except CursorError:
-        page, next_cursor = keyset_page(runs, None, 25)
+    page, next_cursor, newer_cursor = history_page(
+        runs, request.GET.get("cursor"), request.GET.get("before"), 25
+    )
+    workflows = list(workflows_for(request.user).order_by("name"))
     context = {
         "runs": page,
         "filter_problems": filter_problems,
         "next_cursor": next_cursor,
+        "newer_cursor": newer_cursor,
         "filters": filters,
         "query_without_cursor": urlencode({k: v for k, v in filters.items() if v}),
-        "workflows": workflows_for(request.user).order_by("name"),
+        "workflows": workflows,
+        "workflow_slugs": {workflow.slug for workflow in workflows},
         "statuses": [s for s, _ in TestRun._meta.get_field("status").choices or []],
         "sources": TestRun.Source.values,
         # From the environments table: a DISTINCT over the runs scans all of history.

@@ -653,3 +653,43 @@
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", soon);
   else soon();
 })();
+
+/* History: Compare works once exactly two runs are ticked. Ticks survive the live row
+   updates and filter swaps that re-render the rows they sit in. */
+(function () {
+  "use strict";
+  var picked = [];  // run ids, in the order they were ticked
+  var BOXES = "#run-table input[name=run]";
+
+  function sync() {
+    var button = document.getElementById("compare-button");
+    if (!button) return;
+    var present = {};
+    document.querySelectorAll(BOXES).forEach(function (box) { present[box.value] = box; });
+    picked = picked.filter(function (id) { return present[id]; });
+    picked.forEach(function (id) { present[id].checked = true; });
+    Object.keys(present).forEach(function (id) {  // e.g. ticks the browser restored
+      if (present[id].checked && picked.indexOf(id) < 0) picked.push(id);
+    });
+    var n = picked.length;
+    button.disabled = n !== 2;
+    var status = document.getElementById("compare-status");
+    if (status) {
+      status.textContent = n === 0 ? "Tick two runs to compare them"
+        : n === 1 ? "1 ticked: tick one more"
+        : n === 2 ? "2 ticked"
+        : n + " ticked: untick " + (n - 2) + " to compare two";
+    }
+  }
+  document.addEventListener("change", function (e) {
+    if (!e.target.matches || !e.target.matches(BOXES)) return;
+    var id = e.target.value;
+    picked = picked.filter(function (other) { return other !== id; });
+    if (e.target.checked) picked.push(id);
+    sync();
+  });
+  document.addEventListener("DOMContentLoaded", sync);
+  document.addEventListener("htmx:afterSettle", sync);
+  document.addEventListener("htmx:oobAfterSwap", sync);
+  window.addEventListener("pageshow", sync);
+})();
