@@ -539,6 +539,11 @@
     var act = e.target.closest(".jt-act");
     var item = e.target.closest(".jt-node");
     if (!item) return;
+    // The tapped row keeps its copy buttons (a touch screen has no hover to show them).
+    var row = item.querySelector(":scope > .jt-row");
+    if (this.selected && this.selected !== row) this.selected.classList.remove("jt-sel");
+    this.selected = row;
+    row.classList.add("jt-sel");
     if (act) {
       var path = item.dataset.path;
       if (act.dataset.act === "path") this.copy(path, "Copied path " + path);

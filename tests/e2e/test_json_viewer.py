@@ -186,3 +186,36 @@ def test_the_result_card_appears_when_the_run_finishes(
     service_row.get_by_role("button", name="Copy path service").click()
     expect(card.get_by_role("status")).to_have_text("Copied path service")
     assert clipboard(page) == "service"
+
+
+def test_on_a_phone_a_tapped_row_offers_its_copy_buttons(browser: Any, console: str) -> None:
+    """A touch screen has no hover: the row the user taps shows "path" and "value"."""
+    run = order_run()
+    wait_for(run, "passed", "failed", "error")
+    context = browser.new_context(
+        base_url=console, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=console)
+    try:
+        page = context.new_page()
+        page.goto("/login/")
+        page.get_by_label("Username").fill("demo")
+        page.get_by_label("Password").fill("demo")
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url("**/workflows/")
+        page.goto(f"/test-runs/{run.id}/")
+        output = page.locator("#result-card").get_by_role("tree")
+        row = output.locator('[data-path="order_id"] > .jt-row')
+        copy_path = row.get_by_role("button", name="Copy path order_id")
+        expect(copy_path).to_be_hidden()
+        row.locator(".jt-v").tap()
+        expect(copy_path).to_be_visible()
+        copy_path.tap()
+        expect(page.locator("#result-card").get_by_role("status")).to_have_text(
+            "Copied path order_id"
+        )
+        assert clipboard(page) == "order_id"
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390
+    finally:
+        context.close()
