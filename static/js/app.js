@@ -432,7 +432,47 @@
       self.copy(JSON.stringify(self.value, null, 2), "Copied the whole value");
     });
     this.tree.addEventListener("click", function (e) { self.click(e); });
+    this.tree.addEventListener("keydown", function (e) { self.key(e); });
+    this.tree.addEventListener("focusin", function (e) {
+      var row = e.target.closest(".jt-row");
+      if (row) self.rove(row);
+    });
   }
+
+  // One tab stop for the tree: the focused row (arrows move it), then its copy buttons.
+  Viewer.prototype.rove = function (row) {
+    if (this.focusRow === row) return;
+    if (this.focusRow) {
+      this.focusRow.tabIndex = -1;
+      this.focusRow.querySelectorAll(".jt-act").forEach(function (b) { b.tabIndex = -1; });
+    }
+    this.focusRow = row;
+    row.tabIndex = 0;
+    row.querySelectorAll(".jt-act").forEach(function (b) { b.tabIndex = 0; });
+  };
+  Viewer.prototype.key = function (e) {
+    var row = e.target.classList && e.target.classList.contains("jt-row") ? e.target : null;
+    if (!row) return;
+    var item = row.parentNode, open = item.getAttribute("aria-expanded");
+    var rows = Array.prototype.filter.call(this.tree.querySelectorAll(".jt-row"), function (r) {
+      return r.offsetParent !== null;
+    });
+    var at = rows.indexOf(row), target = null;
+    if (e.key === "ArrowDown") target = rows[at + 1];
+    else if (e.key === "ArrowUp") target = rows[at - 1];
+    else if (e.key === "Home") target = rows[0];
+    else if (e.key === "End") target = rows[rows.length - 1];
+    else if (e.key === "ArrowRight" && open === "false") this.setOpen(item, true);
+    else if (e.key === "ArrowRight" && open === "true") target = rows[at + 1];
+    else if (e.key === "ArrowLeft" && open === "true") this.setOpen(item, false);
+    else if (e.key === "ArrowLeft") {
+      var parent = item.parentNode.closest(".jt-node");
+      target = parent ? parent.querySelector(":scope > .jt-row") : null;
+    } else if ((e.key === "Enter" || e.key === " ") && open !== null) this.setOpen(item, open !== "true");
+    else return;
+    e.preventDefault();
+    if (target) target.focus();
+  };
 
   Viewer.prototype.say = function (text, failed) {
     var status = this.status;
@@ -457,6 +497,9 @@
     } else {
       this.tree.appendChild(this.node(null, v, "@", 0));
     }
+    this.focusRow = null;
+    var first = this.tree.querySelector(".jt-row");
+    if (first) this.rove(first);
   };
 
   // The children of `v` (at `path`) into `box`, a page at a time; under a search only the
@@ -479,10 +522,12 @@
     item.dataset.path = path;
     item._jt = { v: v, depth: depth };
     var row = make("div", "jt-row");
+    row.tabIndex = -1;
     var f = this.filter, q = f ? f.q : "", hit = false;
     var box = isBox(v) && keysOf(v).length > 0;
     if (box) {
       var tog = button("jt-tog", "", "Expand " + (key === null ? "value" : key));
+      tog.tabIndex = -1;  // the row has the focus; arrows and Enter open it
       row.appendChild(tog);
     } else {
       row.appendChild(make("span", "jt-tog jt-leaf"));
@@ -511,6 +556,7 @@
     acts.append(button("jt-act", "path", "Copy path " + path), button("jt-act", isBox(v) ? "JSON" : "value", "Copy value"));
     acts.firstChild.dataset.act = "path";
     acts.lastChild.dataset.act = "value";
+    acts.firstChild.tabIndex = acts.lastChild.tabIndex = -1;
     row.appendChild(acts);
     item.appendChild(row);
     if (hit) { item.classList.add("jt-hit"); this.hits.push(item); }

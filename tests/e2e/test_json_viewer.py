@@ -112,6 +112,22 @@ def test_a_failed_http_step_opens_as_trees_with_search_and_copy_path(
     search.fill("")
     expect(tree.locator('[data-path="url"]')).to_have_count(1)
 
+    # By keyboard: arrows move through the rows and open or close them, Tab reaches the
+    # focused row's copy buttons.
+    headers = tree.locator('[data-path="headers"]')
+    headers.locator("> .jt-row").focus()
+    page.keyboard.press("ArrowLeft")
+    expect(headers).to_have_attribute("aria-expanded", "false")
+    page.keyboard.press("ArrowRight")
+    expect(headers).to_have_attribute("aria-expanded", "true")
+    page.keyboard.press("ArrowDown")
+    focused = page.locator(":focus")
+    expect(focused).to_contain_text("Idempotency-Key")
+    page.keyboard.press("Tab")
+    expect(page.locator(":focus")).to_have_accessible_name('Copy path headers."Idempotency-Key"')
+    page.keyboard.press("Enter")
+    expect(request.get_by_role("status")).to_have_text('Copied path headers."Idempotency-Key"')
+
     # The whole response, its body parsed, with one button.
     response.get_by_role("button", name="Copy the whole value as JSON").click()
     expect(response.get_by_role("status")).to_have_text("Copied the whole value")
