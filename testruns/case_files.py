@@ -37,7 +37,7 @@ from meshhook.models import Workflow
 from meshhook.problems import ProblemError
 from testruns.models import TestRun
 from testruns.testcase_models import TestCase
-from testruns.testcases import TestCaseError, clean_test_case
+from testruns.testcases import TestCaseError, clean_test_case, save_test_case
 
 FORMAT = "meshhook.test-cases/1"
 # The marker runs use for a credential stored encrypted (testruns.parameters).
@@ -124,7 +124,7 @@ def import_cases(
     entries = _entries(workflow, document)
     existing = {case.name: case for case in workflow.test_cases.all()}
     problems: list[Problem] = []
-    cleaned: list[tuple[dict[str, Any], TestCase | None]] = []
+    cleaned: list[tuple[dict[str, Any], dict[str, Any], TestCase | None]] = []
     names: dict[str, int] = {}
     for index, entry in enumerate(entries):
         path = f"test_cases[{index}]"
@@ -159,25 +159,20 @@ def import_cases(
         except TestCaseError as error:
             problems += [Problem(_prefixed(path, p.path), p.message) for p in error.problems]
             continue
-        cleaned.append((fields, current))
+        cleaned.append((data, fields, current))
     if problems:
         raise CaseFileError(problems)
     with transaction.atomic():
-        for fields, current in cleaned:
+        # Through the one way cases are saved (checked again: it is cheap, and the rules
+        # stay in one place).
+        for data, fields, current in cleaned:
             name = fields["name"]
-            if current is None:
-                report.created.append(name)
-                if not dry_run:
-                    author = user if user is not None and user.is_authenticated else None
-                    TestCase.objects.create(**fields, created_by=author)
-            elif _same(current, fields):
+            if current is not None and _same(current, fields):
                 report.unchanged.append(name)
-            else:
-                report.updated.append(name)
-                if not dry_run:
-                    for attribute, value in fields.items():
-                        setattr(current, attribute, value)
-                    current.save()
+                continue
+            (report.created if current is None else report.updated).append(name)
+            if not dry_run:
+                save_test_case(workflow, data, user=user, existing=current)
     return report
 
 

@@ -410,3 +410,21 @@ def test_the_answers_match_the_openapi_document(team: Team) -> None:
     document = case_file(team).data
     schema_validator("TestCaseFile").validate(document)
     schema_validator("TestCaseImport").validate(import_file(team, document).data)
+
+
+def test_the_run_import_command(team: Team, tmp_path: Path) -> None:
+    run = finished(make_run(team.workflow, team.owner))
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(exported(team, run)))
+    target = make_team()
+    out = StringIO()
+
+    call_command("import_test_run", str(path), "--project", target.project.slug, stdout=out)
+
+    imported = TestRun.objects.get(project=target.project)
+    assert f"Imported run {run.id} as {imported.id}" in out.getvalue()
+    with pytest.raises(CommandError, match=r"id: Already imported"):
+        call_command("import_test_run", str(path), "--project", target.project.slug)
+    path.write_text("{")
+    with pytest.raises(CommandError, match="not JSON"):
+        call_command("import_test_run", str(path), "--project", target.project.slug)

@@ -5,6 +5,7 @@ run page and API pin a run with "Keep"."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from io import StringIO
@@ -333,3 +334,17 @@ def test_a_pinned_run_survives_the_purge_until_unpinned(team: Team) -> None:
     assert retention.purge(AGE).runs == 0
     team.client("owner", htmx=True).post(f"/test-runs/{run.id}/unkeep/")
     assert retention.purge(AGE).runs == 1
+
+
+def test_every_sweeper_asks_for_the_daily_purge(monkeypatch: pytest.MonkeyPatch) -> None:
+    from testruns import sweep
+
+    asked = threading.Event()
+    monkeypatch.setattr(sweep, "sweep_stale_runs", dict)
+    monkeypatch.setattr(retention, "purge_when_due", asked.set)
+
+    stop = sweep.start_sweeper(0.01)
+    try:
+        assert asked.wait(5)
+    finally:
+        stop.set()
