@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 from meshhook.demo import sample_for
 from meshhook.models import Workflow
 from testruns.models import RunStatus, TestRun
-from tests.factories import start_run
+from tests.factories import make_workflow, personal_project, start_run
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -117,6 +117,39 @@ def test_compare_enables_with_two_ticked_runs_and_shows_the_diff(
     page.get_by_label("Show 5 unchanged steps").uncheck()
     page.locator("#compare-steps .diff-row details.diff-fold").first.locator("summary").click()
     shoot(page, "compare")
+
+
+def test_ticks_survive_the_live_update_of_their_row(login: Callable[..., Any]) -> None:
+    user = User.objects.get(username="demo")
+    document = {
+        "schema_version": 1,
+        "name": "Slow lane",
+        "slug": "slow-lane",
+        "nodes": [
+            {"id": "hook", "type": "webhook_trigger"},
+            {"id": "wait", "type": "delay", "config": {"duration_ms": 4_000}},
+            {"id": "done", "type": "terminate", "config": {"status": "success"}},
+        ],
+        "edges": [{"source": "hook", "target": "wait"}, {"source": "wait", "target": "done"}],
+    }
+    workflow = make_workflow(personal_project(user), document, user)
+    finished_run = start_run(workflow, user)
+    wait_for_end(finished_run)
+    slow = start_run(workflow, user, honor_delays=True)
+
+    page = login()
+    page.goto("/test-runs/")
+    row = page.locator(f"#run-row-{slow.id}")
+    expect(row).to_have_attribute("data-status", "running")
+    row.locator("input[name=run]").check()
+    page.locator(f"#run-row-{finished_run.id} input[name=run]").check()
+    expect(page.locator("#compare-button")).to_be_enabled()
+    row.evaluate("element => { element.wasHere = true; }")
+    # The run finishes: the socket replaces its row, and the tick is put back.
+    expect(row).to_have_attribute("data-status", "passed", timeout=30_000)
+    assert row.evaluate("element => !element.wasHere"), "the row was not replaced"
+    expect(row.locator("input[name=run]")).to_be_checked()
+    expect(page.locator("#compare-button")).to_be_enabled()
 
 
 def test_newer_and_older_pages(login: Callable[..., Any]) -> None:
