@@ -45,6 +45,9 @@ MAX_ENTRIES = 200
 VALUE_CHARS = 2_000  # one shown value (old or new)
 CONTEXT_LINES = 2  # unchanged lines kept around a changed line of text
 MAX_LINES = 400
+# Step rows drawn (a loop of 20,000 iterations is 20,000 step pairs); the rest are counted.
+MAX_CHANGED_STEPS = 500
+MAX_UNCHANGED_STEPS = 200
 
 ChangeKind = Literal["added", "removed", "changed"]
 
@@ -322,6 +325,20 @@ def _pair(key: str, left: StepRun | None, right: StepRun | None) -> StepPair:
     return StepPair(key, label, left, right, output, error)
 
 
+def _shown(steps: list[StepPair]) -> list[StepPair]:
+    """The step pairs drawn, in run order: changed ones first in priority, up to a cap each."""
+    shown: list[StepPair] = []
+    changed = unchanged = 0
+    for pair in steps:
+        if pair.changed and changed < MAX_CHANGED_STEPS:
+            changed += 1
+            shown.append(pair)
+        elif not pair.changed and unchanged < MAX_UNCHANGED_STEPS:
+            unchanged += 1
+            shown.append(pair)
+    return shown
+
+
 def compare_runs(left: TestRun, right: TestRun) -> dict[str, Any]:
     # Inputs, configs and HTTP exchanges are not compared: no need to load them.
     heavy = ("input", "resolved_config", "http")
@@ -342,10 +359,13 @@ def compare_runs(left: TestRun, right: TestRun) -> dict[str, Any]:
     ]
     changed_steps = sum(1 for pair in steps if pair.changed)
     changed_parameters = sum(1 for pair in parameters if pair.changed)
+    shown = _shown(steps)
     return {
         "left": left,
         "right": right,
         "steps": steps,
+        "shown_steps": shown,
+        "steps_left_off": len(steps) - len(shown),
         "parameters": parameters,
         "changed_steps": changed_steps,
         "unchanged_steps": len(steps) - changed_steps,

@@ -13,6 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rq import Queue
 
+from testruns import compare
 from testruns.compare import MAX_ENTRIES, diff_values, line_diff
 from testruns.models import RunStatus, StepStatus, TestRun
 from tests.factories import Team, finished, make_run
@@ -171,6 +172,20 @@ def test_a_step_only_one_run_has(team: Team, pair: tuple[TestRun, TestRun]) -> N
     text = squeeze(step_block(compare_page(team, older, newer), "notify"))
 
     assert "only in A" in text
+
+
+def test_past_a_cap_steps_are_counted_not_drawn(
+    team: Team, pair: tuple[TestRun, TestRun], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    older, newer = pair
+    monkeypatch.setattr(compare, "MAX_UNCHANGED_STEPS", 2)
+    newer.steps.filter(node_id="map").update(output={"node": "changed"})
+
+    page = compare_page(team, older, newer)
+
+    assert re.findall(r'data-step="([^"]+)"', page) == ["hook", "map", "hot"]
+    assert "2 more steps (loop iterations) are counted above but not drawn" in squeeze(page)
+    assert "1 step and 0 parameters differ" in squeeze(page)
 
 
 def test_volatile_differences_are_shown_as_ignored(
