@@ -194,6 +194,9 @@ def _read_steps(reader: Reader, items: list[Any], node_order: dict[str, int]) ->
         iteration = reader.field(item, "iteration", path, "int", required=False, nullable=True)
         if node_id and node_order and node_id not in node_order:
             reader.problem(f"{path}.node_id", f"The definition has no node '{node_id}'.")
+        for number, exchange in enumerate(item.get("http") or []):
+            if not isinstance(exchange, dict):
+                reader.problem(f"{path}.http[{number}]", "An HTTP exchange must be an object.")
         if (node_id, iteration) in seen:
             reader.problem(path, f"Step '{node_id}' is listed twice.")
         seen.add((node_id, iteration))

@@ -151,7 +151,8 @@ class PurgeReport:
         return (
             f"{verb} {self.runs:,} test runs finished before {iso(self.cutoff)} "
             f"({self.steps:,} steps, {self.events:,} events, {self.checks:,} test-case checks) "
-            f"in {batches}, and {self.suites:,} suites with no run left."
+            f"in {'about ' if self.dry_run else ''}{batches}, and {self.suites:,} suites with "
+            "no run left."
         )
 
     def kept_summary(self) -> str:

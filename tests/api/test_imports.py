@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
@@ -54,6 +55,20 @@ def view(client: Any, run_id: object) -> dict[str, Any]:
     return {**{k: v for k, v in detail.items() if k not in OWN_KEYS}, "events": events}
 
 
+STEP_ROW = re.compile(r'<details class="step[^"]*"[^>]*data-status="(\w+)" data-node="([\w-]+)"')
+LOG_LINE = re.compile(r'data-seq="(\d+)"[^>]*>.*?<span class="msg">(.*?)</span>')
+
+
+def page_parts(response: Any) -> dict[str, list[Any]]:
+    """What a run page shows of its steps and log: (status, node) per row, each log line."""
+    assert response.status_code == 200
+    html = response.content.decode()
+    parts = {"steps": STEP_ROW.findall(html), "log": LOG_LINE.findall(html)}
+    assert parts["steps"]
+    assert parts["log"]
+    return parts
+
+
 # --- runs -------------------------------------------------------------------------------
 
 
@@ -77,6 +92,10 @@ def test_an_exported_run_imports_as_the_same_view(team: Team, drain: Callable[[]
     assert imported.steps.count() == run.steps.count()
     assert imported.events.count() == run.events.count() > 3
     assert imported.headers["Authorization"] == MASK  # as exported: masked
+    # The run page draws the same steps and log lines.
+    assert page_parts(elsewhere.client("owner").get(f"/test-runs/{imported.id}/")) == page_parts(
+        team.client("owner").get(f"/test-runs/{run.id}/")
+    )
     # Exported again, it is the same document but for what is its own.
     again = exported(elsewhere, imported)
     for key in ("steps", "events", "result", "status", "parameters", "definition", "summary"):
@@ -160,6 +179,7 @@ def test_a_bad_export_is_a_400_naming_each_path_and_writes_nothing(team: Team) -
     bad["steps"][2]["node_id"] = "ghost"
     bad["events"][0]["seq"] = "one"
     bad["parameters"]["headers"] = {"X-Count": 3}
+    bad["steps"][0]["http"] = ["not an exchange"]
     del bad["created_at"]
     target = make_team()
     counts = (TestRun.objects.count(), StepRun.objects.count(), RunEvent.objects.count(),
@@ -170,7 +190,7 @@ def test_a_bad_export_is_a_400_naming_each_path_and_writes_nothing(team: Team) -
     assert_error(
         response, 400,
         "status", "steps[1].status", "steps[2].node_id", "events[0].seq",
-        'parameters.headers["X-Count"]', "created_at",
+        'parameters.headers["X-Count"]', "created_at", "steps[0].http[0]",
     )  # fmt: skip
     assert counts == (TestRun.objects.count(), StepRun.objects.count(), RunEvent.objects.count(),
                       Workflow.objects.count())  # fmt: skip
