@@ -36,12 +36,11 @@ from meshhook.engine.problems import child_path
 from meshhook.models import Workflow
 from meshhook.problems import ProblemError
 from testruns.models import TestRun
+from testruns.parameters import SEALED  # the marker of a credential stored encrypted
 from testruns.testcase_models import TestCase
 from testruns.testcases import TestCaseError, clean_test_case, save_test_case
 
 FORMAT = "meshhook.test-cases/1"
-# The marker runs use for a credential stored encrypted (testruns.parameters).
-SEALED = "meshhook-encrypted:"
 CASE_FIELDS = (
     "name", "description", "payload", "headers", "environment", "mocks", "assertions",
     "baseline_run", "volatile_paths", "replay_from_run",
