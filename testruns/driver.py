@@ -12,6 +12,7 @@ steps instead of finishing it.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -142,8 +143,9 @@ class RunDriver:
         if row is None:
             return False
         status, lease, breakpoints = row
-        field = TestRun._meta.get_field("breakpoints")
-        self.run.breakpoints = field.from_db_value(breakpoints, None, connection)
+        # A raw cursor gives JSON as text on SQLite (and with Django's psycopg loaders).
+        text = isinstance(breakpoints, str | bytes)
+        self.run.breakpoints = json.loads(breakpoints) if text else breakpoints
         return bool(status == RunStatus.RUNNING and lease == self.writer.lease)
 
     def _retrying(self, write: Callable[[], T]) -> T:

@@ -40,7 +40,7 @@ def update_rows(model: type[Model], names: tuple[str, ...], rows: Sequence[Seque
     fields = _fields(model, names)
     quote = connection.ops.quote_name
     assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
-    pk = cast("Field[Any, Any]", model._meta.pk)
+    pk = model._meta.pk
     sql = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(pk.column)} = %s"
     params = [
         [*_prepared(fields, row[1:]), pk.get_db_prep_value(row[0], connection)] for row in rows
