@@ -77,11 +77,12 @@ def step_detail(request: HtmxHttpRequest, run_id: str, step_id: int) -> HttpResp
     return _fragment(request, run, "step_body", context, _step_title(step))
 
 
-def _step_part(step: StepRun, part: str) -> tuple[str, Any]:
+def _step_part(step: StepRun, part: str) -> tuple[str, Any, str]:
+    """The label, the value as the step shows it, and the note on how it is shown."""
     if part in ("input", "output"):
-        return part.capitalize(), getattr(step, part)
+        return part.capitalize(), getattr(step, part), ""
     if part == "config":
-        return "Rendered config", step.resolved_config
+        return "Rendered config", step.resolved_config, ""
     match = HTTP_PART.match(part)
     if match is None:
         raise Http404("No such value.")
@@ -90,19 +91,19 @@ def _step_part(step: StepRun, part: str) -> tuple[str, Any]:
     if number > len(exchanges) or not isinstance(exchanges[number - 1], dict):
         raise Http404("No such HTTP attempt.")
     # As the step shows it: a JSON body parsed, so "show all" keeps the paths it had.
-    return side.capitalize(), readable_exchange(exchanges[number - 1].get(side))[0]
+    return side.capitalize(), *readable_exchange(exchanges[number - 1].get(side))
 
 
 def _json_answer(
     request: HtmxHttpRequest, run: TestRun, label: str, value: Any, *, url: str, dom_id: str,
-    filename: str,
+    filename: str, note: str = "",
 ) -> HttpResponse:  # fmt: skip
     if request.GET.get("download"):
         response = HttpResponse(pretty(value), content_type="application/json")
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
     if request.htmx:
-        whole = json_view(value, label=label, url=url, dom_id=dom_id, whole=True)
+        whole = json_view(value, label=label, url=url, dom_id=dom_id, whole=True, note=note)
         bare = dom_id == "run-params"
         return render(request, PAGE + "json_value", {"jv": whole, "bare": bare})
     return HttpResponse(json.dumps(value, ensure_ascii=False), content_type="application/json")
@@ -114,7 +115,7 @@ def step_value(request: HtmxHttpRequest, run_id: str, step_id: int, part: str) -
     """One whole value of a step: `input`, `output`, `config`, `request-N`, `response-N`."""
     run = viewable_run_or_404(request.user, run_id)
     step = _step(run, step_id)
-    label, value = _step_part(step, part)
+    label, value, note = _step_part(step, part)
     prefix = {"input": "in", "output": "out", "config": "cfg"}.get(part)
     if prefix:
         dom_id = f"{prefix}-{step.pk}"
@@ -124,7 +125,7 @@ def step_value(request: HtmxHttpRequest, run_id: str, step_id: int, part: str) -
     suffix = f"-{step.iteration}" if step.iteration is not None else ""
     filename = f"test-run-{run.short_id}-{step.node_id}{suffix}-{part}.json"
     return _json_answer(request, run, label, value, url=request.path, dom_id=dom_id,
-                        filename=filename)  # fmt: skip
+                        filename=filename, note=note)  # fmt: skip
 
 
 @login_required

@@ -174,6 +174,7 @@ def test_http_bodies_that_are_json_text_are_shown_parsed(
     # "show all" of the request answers with the same parsed body.
     whole = text_of(client.get(f"/test-runs/{run.id}/steps/{step.pk}/request-1/"))
     assert '"name": "widget"' in whole
+    assert "body parsed from JSON text" in whole
     assert team.client("outsider").get(f"/test-runs/{run.id}/steps/{step.pk}/").status_code == 404
 
 
