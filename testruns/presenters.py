@@ -206,11 +206,12 @@ def is_tolerated(step: StepRun) -> bool:
     error interrupted: that one did not fail by itself."""
     if step.status != StepStatus.FAILED or step.display_status != "failed":
         return False
-    if StepRun.run.is_cached(step):
-        run = step.run
-        if run.status == RunStatus.ERROR and step.error == run.error:
-            return False
+    run = step.run if StepRun.run.is_cached(step) else None
+    if run is not None and run.status == RunStatus.ERROR and step.error == run.error:
+        return False
+    if run is not None and TestRun.workflow_version.is_cached(run):
         return step.node_id in continuing_nodes(run.workflow_version.definition)
+    # Not loaded here (a live push, a page of loop items): read once per run and process.
     return step.node_id in _continuing_nodes_of_run(step.run_id)
 
 

@@ -209,3 +209,18 @@ def test_a_big_value_is_a_preview_until_shown_whole(team: Team, drain: Callable[
     whole = text_of(client.get(f"/test-runs/{run.id}/steps/{step.pk}/output/"))
     assert re.search(rf'<pre class="json" id="out-{step.pk}" data-json-tree', whole)
     assert '"name": "item 199"' in whole
+
+
+def test_a_step_an_error_interrupted_is_not_tolerated(team: Team, drain: Callable[[], int]) -> None:
+    """The step that was running when the run ended in error (here: timed out) did not fail by
+    itself, so `on_error: continue` did not let the run go on after it."""
+    run = make_run(tolerant_workflow(team), team.owner, payload=PAYLOAD)
+    drain()
+    message = "The run timed out after 300,000 ms."
+    TestRun.objects.filter(pk=run.pk).update(status="error", error=message)
+    StepRun.objects.filter(run=run, node_id="enrich").update(error=message)
+    body = text_of(team.client("viewer").get(f"/test-runs/{run.id}/"))
+    assert badge_of(body, "enrich") == "failed"
+    card = card_of(body)
+    assert "rc-error" in card
+    assert "result-tolerated" not in card
