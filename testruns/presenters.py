@@ -383,7 +383,7 @@ class RunState:
         return self._statuses
 
     def graph(self) -> GraphLayout:
-        return layout(self.definition, self.statuses())
+        return layout(self.definition, self.statuses(), self.top_level, self.next_node)
 
     def loop_group(self, view: StepView, *, page: int | None = 1) -> LoopGroup:
         summary = self.summaries()[view.step.node_id]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from typing import Any, cast
 
 from .expressions import ExpressionError, compile_expression
@@ -11,11 +12,12 @@ from .graph import build_graph, check_cycles, check_parents, find_trigger, parse
 from .limits import DEFAULT_LIMITS, Limits, describe_bytes, unstorable
 from .model import NODE_TYPES, Node, OnError, RetryPolicy, Workflow, WorkflowSettings
 from .node_configs import Checking, check_config, integer_between, is_int
-from .problems import DefinitionError, Problems, child_path, describe_type, show_value
+from .problems import DefinitionError, Problem, Problems, child_path, describe_type, show_value
 
 SCHEMA_VERSION = 1
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 NODE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_NODE_INDEX = re.compile(r"nodes\[(\d+)\]")
 MAX_NAME_LENGTH = 200
 MAX_TIMEOUT_MS = 3_600_000
 MAX_RUN_TIMEOUT_MS = 86_400_000
@@ -47,7 +49,29 @@ def parse_definition(raw: object, *, limits: Limits | None = None) -> Workflow:
 
     Raises `DefinitionError` listing every problem found; never any other exception.
     """
-    limits = limits or DEFAULT_LIMITS
+    try:
+        return _parse_definition(raw, limits or DEFAULT_LIMITS)
+    except DefinitionError as error:
+        raise DefinitionError(_name_nodes(error.problems, raw)) from None
+
+
+def _name_nodes(found: list[Problem], raw: object) -> list[Problem]:
+    """Each problem inside a node also names the node's id (as the definition spells it)."""
+    items = raw.get("nodes") if isinstance(raw, dict) else None
+    if not isinstance(items, list):
+        return found
+    named = []
+    for problem in found:
+        match = _NODE_INDEX.match(problem.path)
+        node = items[int(match[1])] if match and int(match[1]) < len(items) else None
+        node_id = node.get("id") if isinstance(node, dict) else None
+        if isinstance(node_id, str) and node_id.strip():
+            problem = replace(problem, node_id=node_id[:64])
+        named.append(problem)
+    return named
+
+
+def _parse_definition(raw: object, limits: Limits) -> Workflow:
     problems = Problems()
     if not isinstance(raw, dict):
         problems.add("$", f"the definition must be a JSON object, got {describe_type(raw)}")

@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+_NODE_PATH = re.compile(r"nodes\[\d+\]")
 
 
 @dataclass(frozen=True)
 class Problem:
     path: str
     message: str
+    # The id of the node the problem is in, when the path is inside one (`nodes[2]…`):
+    # people know their nodes by id, not by position. Not part of a problem's identity.
+    node_id: str | None = field(default=None, compare=False)
+
+    @property
+    def where(self) -> str:
+        """The path with the node's id after its position: nodes[2] (id `map`).config."""
+        match = _NODE_PATH.match(self.path)
+        if self.node_id is None or match is None:
+            return self.path
+        return f"{match[0]} (id `{self.node_id}`){self.path[match.end() :]}"
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
+        return f"{self.where}: {self.message}"
 
 
 class DefinitionError(ValueError):

@@ -744,3 +744,154 @@
   document.addEventListener("htmx:oobAfterSwap", sync);
   window.addEventListener("pageshow", sync);
 })();
+
+/* --- Workflow graph: keyboard, open a step from its node, scroll cue; editor errors --- */
+(function () {
+  "use strict";
+
+  // A node with a breakpoint toggle is a role=button <g>: Enter and Space press it (SVG
+  // elements have no click() and no keyboard activation of their own).
+  document.addEventListener("keydown", function (e) {
+    var target = e.target;
+    if (!target.closest || (e.key !== "Enter" && e.key !== " ")) return;
+    var button = target.closest("svg.graph g.node[role=button]");
+    if (button) {
+      e.preventDefault();
+      button.dispatchEvent(new MouseEvent("click", { bubbles: true, cancelable: true }));
+      return;
+    }
+    var link = target.closest("svg.graph a.step-link");
+    if (link && e.key === "Enter") {
+      e.preventDefault();
+      openStep(link);
+    }
+  });
+  document.addEventListener("click", function (e) {
+    var link = e.target.closest && e.target.closest("svg.graph a.step-link");
+    if (!link) return;
+    e.preventDefault();
+    openStep(link);
+  });
+
+  // On a finished run a node opens its step row (a loop body's node: its loop's items,
+  // a failed item of that node first) and moves the focus there.
+  function openStep(link) {
+    var node = link.dataset.openStep, loop = link.dataset.loop;
+    var row = document.getElementById(loop ? "group-" + loop : "step-" + node);
+    if (!row) return;
+    var details = row;
+    if (loop) {
+      var items = document.getElementById("loop-" + loop);
+      if (items) items.open = true;
+      var sel = "details.step[data-node='" + node + "']";
+      details = row.querySelector(sel + "[data-status=failed]") || row.querySelector(sel) || items || row;
+    }
+    if (details.tagName === "DETAILS") details.open = true;
+    var summary = details.querySelector("summary") || details;
+    details.scrollIntoView({ block: "center", behavior: "smooth" });
+    summary.focus({ preventScroll: true });
+    details.classList.add("flash-open");
+    setTimeout(function () { details.classList.remove("flash-open"); }, 1600);
+  }
+
+  // The live view redraws the graph card: keep its scroll position and the focused node.
+  var kept = null;
+  document.addEventListener("htmx:oobBeforeSwap", function (e) {
+    if (!e.detail.target || e.detail.target.id !== "run-graph") return;
+    var wrap = e.detail.target.querySelector(".graph-wrap");
+    var active = document.activeElement;
+    var focused = active && e.detail.target.contains(active) && active.closest("[data-node], a.step-link");
+    var node = focused && (focused.dataset.node || focused.dataset.openStep);
+    kept = { left: wrap ? wrap.scrollLeft : 0, node: node || null };
+  });
+  document.addEventListener("htmx:oobAfterSwap", function (e) {
+    if (!e.target || e.target.id !== "run-graph" || !kept) return;
+    var wrap = e.target.querySelector(".graph-wrap");
+    if (wrap) wrap.scrollLeft = kept.left;
+    if (kept.node) {
+      var g = e.target.querySelector("g.node[data-node='" + kept.node + "']");
+      var focusable = g && (g.hasAttribute("tabindex") ? g : g.closest("a.step-link"));
+      if (focusable) focusable.focus({ preventScroll: true });
+    }
+    kept = null;
+    reveal(wrap);
+    cues();
+  });
+
+  // The node that matters now (paused before, running, failed) is scrolled into view when
+  // the graph is wider than its card, as it is on a phone.
+  function reveal(wrap) {
+    if (!wrap || wrap.scrollWidth <= wrap.clientWidth) return;
+    var node = wrap.querySelector("g.node.s-next, g.node.s-running, g.node.s-failed");
+    if (!node) return;
+    var box = node.getBoundingClientRect(), view = wrap.getBoundingClientRect();
+    if (box.left >= view.left && box.right <= view.right) return;
+    wrap.scrollLeft += box.left - view.left - (view.width - box.width) / 2;
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll(".graph-wrap").forEach(reveal);
+  });
+
+  // A graph wider than its card fades out at the side there is more of.
+  function cue(wrap) {
+    var max = wrap.scrollWidth - wrap.clientWidth;
+    wrap.classList.toggle("cue-left", max > 1 && wrap.scrollLeft > 1);
+    wrap.classList.toggle("cue-right", max > 1 && wrap.scrollLeft < max - 1);
+  }
+  function cues() { document.querySelectorAll(".graph-wrap").forEach(cue); }
+  document.addEventListener("scroll", function (e) {
+    if (e.target.classList && e.target.classList.contains("graph-wrap")) cue(e.target);
+  }, true);
+  window.addEventListener("resize", function () {
+    document.querySelectorAll(".graph-wrap").forEach(reveal);
+    cues();
+  });
+  document.addEventListener("DOMContentLoaded", cues);
+  document.addEventListener("htmx:afterSettle", cues);
+
+  // --- Editor: a JSON syntax error says where (line, column) and puts the caret there ---
+  function caretTo(ta, line, column) {
+    var lines = ta.value.split("\n");
+    line = Math.max(1, Math.min(line, lines.length));
+    var pos = 0;
+    for (var i = 0; i < line - 1; i++) pos += lines[i].length + 1;
+    pos += Math.max(0, Math.min(column - 1, lines[line - 1].length));
+    ta.focus({ preventScroll: true });
+    ta.setSelectionRange(pos, pos);
+    var height = parseFloat(getComputedStyle(ta).lineHeight) || 19;
+    ta.scrollTop = Math.max(0, (line - 4) * height);
+    ta.dispatchEvent(new Event("scroll"));
+  }
+  function whereInText(text, err) {
+    var m = /line (\d+) column (\d+)/.exec(err.message);
+    if (m) return { line: +m[1], column: +m[2] };
+    m = /position (\d+)/.exec(err.message);
+    var pos = m ? +m[1] : text.length;
+    var before = text.slice(0, pos).split("\n");
+    return { line: before.length, column: before[before.length - 1].length + 1 };
+  }
+  // Runs after the Format handler above: the same check, said with where it is.
+  document.addEventListener("click", function (e) {
+    var fmt = e.target.closest && e.target.closest("[data-format-json]");
+    if (!fmt) return;
+    var ta = document.querySelector(fmt.dataset.formatJson);
+    var out = document.querySelector(fmt.dataset.formatJson + "-error");
+    if (!ta || !out) return;
+    try { JSON.parse(ta.value); return; } catch (err) {
+      var at = whereInText(ta.value, err);
+      var why = err.message.replace(/\s*(in JSON )?at position \d+.*$/, "").replace(/^JSON\.parse: /, "");
+      out.textContent = "Not valid JSON at line " + at.line + ", column " + at.column + ": " + why;
+      caretTo(ta, at.line, at.column);
+    }
+  });
+  // The server's answer names the line and column of a syntax error: go there.
+  document.addEventListener("htmx:afterSettle", function (e) {
+    if (!e.target || e.target.id !== "problems") return;
+    var ta = document.querySelector("textarea[data-caret-to-errors]");
+    var out = document.getElementById("definition-error");
+    if (out) out.textContent = "";
+    if (!ta) return;
+    var m = /line (\d+), column (\d+)/.exec(e.target.textContent);
+    if (m) caretTo(ta, +m[1], +m[2]);
+  });
+})();
