@@ -229,6 +229,12 @@ RUN_SWEEP_IN_WEB = env_bool("RUN_SWEEP_IN_WEB", True)
 # Finished test runs older than this are purged daily (testruns/retention.py says which
 # ones stay: pinned, baselines, suites still shown…); 0 = never automatically.
 TEST_RUN_RETENTION_DAYS = env_int("TEST_RUN_RETENTION_DAYS", 30, minimum=0, maximum=36_500)
+# What one test run may store (testruns/limits.py), 0 = no limit: step records (loop items
+# count one each), events, and bytes of step inputs, outputs and log lines. Reaching one
+# stops the run, `failed`, with a message naming the setting.
+RUN_MAX_STEP_RECORDS = env_int("RUN_MAX_STEP_RECORDS", 50_000, minimum=0)
+RUN_MAX_EVENTS = env_int("RUN_MAX_EVENTS", 100_000, minimum=0)
+RUN_MAX_STORED_BYTES = env_int("RUN_MAX_STORED_BYTES", 256_000_000, minimum=0)
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 2_000_000, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 # Quotas on starting test runs (testruns/quotas.py), 0 = off: RUN_START_RATE starts per

@@ -18,7 +18,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from functools import cached_property, partial
 from typing import TypeVar
 
@@ -42,9 +43,10 @@ from meshhook.engine import (
 from meshhook.services.workflows import engine_workflow
 from testruns import lifecycle
 from testruns.eventlog import NewEvent, append_events
+from testruns.limits import RunBudget
 from testruns.models import RunStatus, StepRun, StepStatus, TestRun
 from testruns.outbound import TestRunPolicy
-from testruns.runstore import heartbeat, jsonable, state_from_rows, stored_output
+from testruns.runstore import heartbeat, jsonable, state_from_rows, stored_output, stored_size
 from testruns.stepwriter import StepWriter
 
 # Steps that touch nothing outside the run and take microseconds: group-committed.
@@ -52,6 +54,7 @@ FAST_TYPES = frozenset(
     {"webhook_trigger", "transform", "branch", "xml_json_transform", "terminate"}
 )
 LIVE_EVENT_TYPES = {"step_started", "http_attempt"}
+ITEM_FINAL_TYPES = {"step_succeeded", "step_failed", "step_skipped"}
 logger = logging.getLogger(__name__)
 
 # Set by the worker when it is asked to stop (SIGTERM, Ctrl-C): drivers hand their runs
@@ -76,6 +79,7 @@ class RunDriver:
         self._log_buffer: list[NewEvent] = []
         self._last_flush = time.monotonic()
         self._lost = threading.Event()  # set by the heartbeat: the run is not ours any more
+        self.budget = RunBudget.for_run(self.run)  # again after the claim, with its counts
 
     # -- the loop ---------------------------------------------------------------------
     def drive(self) -> None:
@@ -127,6 +131,7 @@ class RunDriver:
         self.run.refresh_from_db()
         self.writer.steps_to_run = self.run.steps_to_run
         self.writer.release_node = self.run.release_node
+        self.budget = RunBudget.for_run(self.run)
         return True
 
     def _still_running(self) -> bool:
@@ -332,6 +337,11 @@ class RunDriver:
             if outcome.status == "failed" and is_run_timeout(outcome.error):
                 self._time_out()  # not the step's failure: the run ran out of time
                 return None
+        if self.budget.exceeded is None:
+            self.budget.charge(stored_bytes=stored_size(outcome))
+        if self.budget.exceeded is not None:
+            self._stop_at_limit(outcome, position, started)
+            return None
         if not self._had_final:
             self.writer.add_events([self._fallback_final(outcome)])
         self.writer.add_outcome(
@@ -340,6 +350,18 @@ class RunDriver:
         if (self._live_step or self.writer.due) and not self._retrying(self.writer.flush):
             return None  # cancelled while it ran: the cancel has recorded the step
         return outcome
+
+    def _stop_at_limit(self, outcome: StepOutcome, position: int, started: datetime) -> None:
+        """The run passed one of its limits during this step: the step is stored failed,
+        without the output or loop items that would pass it, and the run ends `failed`."""
+        message = self.budget.exceeded or ""
+        failed = replace(outcome, status="failed", error=message, output=None, iterations=())
+        if not self._had_final:
+            self.writer.add_events([self._fallback_final(failed)])
+        self.writer.add_outcome(failed, position=position, started=started, finished=timezone.now())
+        with transaction.atomic(savepoint=False):
+            if self.writer.flush():
+                lifecycle.end_run(self.run_id, "failed", message, where=self.mine)
 
     @staticmethod
     def _fallback_final(outcome: StepOutcome) -> NewEvent:
@@ -351,6 +373,9 @@ class RunDriver:
 
     # -- live events --------------------------------------------------------------------
     def _on_event(self, event: EngineEvent) -> None:
+        # A loop item's final event stands for the step record it will be stored as.
+        item_done = event.iteration is not None and event.type in ITEM_FINAL_TYPES
+        self.budget.charge(events=1, step_records=int(item_done), stored_bytes=len(event.message))
         new_event = NewEvent(
             type=event.type,
             message=event.message,
@@ -386,5 +411,6 @@ class RunDriver:
     def _should_stop(self) -> bool:
         """Polled by the engine during delays, back-offs and requests in flight (from its
         own threads too): has the run been cancelled or taken over? The heartbeat finds out
-        every HEARTBEAT_SECONDS, so this reads a flag, never the database."""
-        return self._lost.is_set()
+        every HEARTBEAT_SECONDS, so this reads a flag, never the database. A run past one
+        of its limits stops too."""
+        return self._lost.is_set() or self.budget.exceeded is not None

@@ -95,7 +95,7 @@ class LiveView:
             return []
         # Not the payload or result: a push never draws them, and they can be megabytes.
         # The version (with its definition) never changes for a run: read once per view.
-        related = ["workflow", "triggered_by", "source_run", "environment"]
+        related = ["workflow__project", "triggered_by", "source_run", "environment"]
         if self.version is None:
             related.append("workflow_version")
         run = (

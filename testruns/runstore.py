@@ -16,7 +16,15 @@ from django.db import DatabaseError, connection
 from django.db.models import Q
 from django.utils import timezone
 
-from meshhook.engine import RunInput, RunResult, RunState, StepRecord, Workflow, mask_headers
+from meshhook.engine import (
+    RunInput,
+    RunResult,
+    RunState,
+    StepOutcome,
+    StepRecord,
+    Workflow,
+    mask_headers,
+)
 from testruns import lifecycle
 from testruns.models import RunStatus, StepStatus, TestRun
 
@@ -40,6 +48,15 @@ def _plain(value: Any) -> Any:
 def jsonable(value: Any) -> Any:
     """Engine values as plain JSON (dataclasses, mappings, tuples…) for JSONField columns."""
     return json.loads(json.dumps(value, default=_plain))
+
+
+def stored_size(outcome: StepOutcome) -> int:
+    """About how many bytes storing the step takes: its input and output as JSON, and its
+    loop items'."""
+    values = [outcome.input, outcome.output]
+    for item in outcome.iterations:
+        values += [item.input, item.output]
+    return sum(len(json.dumps(value, default=_plain)) for value in values if value is not None)
 
 
 def stored_output(node_type: str, output: Any) -> Any:
