@@ -26,6 +26,10 @@ class Limits:
     max_log_lines_per_step: int = 1_000
     max_response_bytes: int = 5_000_000
     max_json_depth: int = MAX_JSON_DEPTH
+    # What the expressions and templates of one step may build while evaluating (JSON bytes,
+    # shared references counted at full size) and how long they may take.
+    max_evaluation_bytes: int = 10_000_000
+    max_evaluation_ms: int = 5_000
 
 
 DEFAULT_LIMITS = Limits()

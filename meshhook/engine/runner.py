@@ -7,11 +7,20 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
+from contextlib import nullcontext
 from typing import Any
 
 from .context import NO_OVERRIDE, ExecutionContext, LoopFrame, StepFailure, template_context
 from .events import EventRecorder, StepLog
-from .expressions import Expression, ExpressionError, is_truthy
+from .expressions import (
+    EvaluationBudget,
+    EvaluationStopped,
+    Expression,
+    ExpressionError,
+    bound_budget,
+    is_truthy,
+    json_size,
+)
 from .limits import describe_bytes
 from .model import Node, Workflow
 from .nodes import HANDLERS, NodeCall, NodeResult, NodeRun
@@ -41,7 +50,7 @@ def resolve_input(
         try:
             value = node.input_expression.search(context)
         except ExpressionError as exc:
-            raise StepFailure(f"input: {exc}") from exc
+            raise _evaluation_failure("input", exc) from exc
     if frame is None and ctx.input_override is not NO_OVERRIDE:
         value = ctx.input_override
     return value
@@ -59,15 +68,26 @@ def render_config(
     context = template_context(value, state.run, state.steps, workflow.trigger_id, frame)
     renderer = Renderer(context, workflow.settings.strict_templates, warnings)
     resolved: dict[str, Any] = {}
-    for key, compiled in node.compiled.items():
-        if isinstance(compiled, Expression):
-            resolved[key] = compiled.source
-        else:
-            try:
-                resolved[key] = renderer.render(compiled)
-            except TemplateRenderError as exc:
-                raise StepFailure(f"config.{key}: {exc}") from exc
+    # Outside a step (a preview) the whole config still shares one budget.
+    budget = nullcontext() if bound_budget() is not None else EvaluationBudget.for_step()
+    with budget:
+        for key, compiled in node.compiled.items():
+            if isinstance(compiled, Expression):
+                resolved[key] = compiled.source
+            else:
+                try:
+                    resolved[key] = renderer.render(compiled)
+                except TemplateRenderError as exc:
+                    raise _evaluation_failure(f"config.{key}", exc) from exc
     return resolved
+
+
+def _evaluation_failure(where: str, exc: Exception) -> StepFailure:
+    # A run timeout keeps its wording first: hosts tell a run timeout by how the error begins.
+    stop = exc if isinstance(exc, EvaluationStopped) else exc.__cause__
+    if isinstance(stop, EvaluationStopped) and stop.run_timeout:
+        return StepFailure(str(stop))
+    return StepFailure(f"{where}: {exc}")
 
 
 def _mocked_result(node: Node, mock: Any, resolved: Mapping[str, Any]) -> NodeResult:
@@ -83,7 +103,13 @@ def _mocked_result(node: Node, mock: Any, resolved: Mapping[str, Any]) -> NodeRe
     return NodeResult(mock)
 
 
-def _check_output_size(output: Any, limit: int) -> None:
+def _check_output_size(output: Any, limit: int, node_type: str) -> None:
+    # A loop's output gathers every item's last output, each within the limit, possibly the
+    # same value many times over: measured first, so a 100 × 1 MB array is never written out.
+    if node_type == "loop" and (estimate := json_size(output)) > _ESTIMATE_MARGIN * limit:
+        raise StepFailure(
+            f"output is about {describe_bytes(estimate)}, over the limit of {describe_bytes(limit)}"
+        )
     try:
         size = len(json.dumps(output, ensure_ascii=False).encode())
     except (TypeError, ValueError) as exc:
@@ -92,6 +118,11 @@ def _check_output_size(output: Any, limit: int) -> None:
         raise StepFailure(
             f"output is {describe_bytes(size)}, over the limit of {describe_bytes(limit)}"
         )
+
+
+# json_size errs by a small factor either way; past this many times the limit the output is
+# certainly too big, below it the exact check decides.
+_ESTIMATE_MARGIN = 8
 
 
 def run_node(
@@ -124,6 +155,9 @@ def run_node(
     resolved: dict[str, Any] | None = None
     result: NodeResult | None = None
     error: str | None = None
+    # Every expression and template of this step (input, config, the handler's own) draws on
+    # one budget, so the step fails at the limit instead of building what it describes.
+    budget = EvaluationBudget.for_step(ctx.limits, ctx.deadline).bind()
     try:
         ctx.check_running()
         call.input = resolve_input(workflow, node, state, frame, ctx)
@@ -135,13 +169,15 @@ def run_node(
             result = _mocked_result(node, ctx.mocks[node.id], resolved)
         else:
             result = HANDLERS[node.type](call, resolved)
-        _check_output_size(result.output, ctx.limits.max_output_bytes)
+        _check_output_size(result.output, ctx.limits.max_output_bytes, node.type)
     except StepFailure as exc:
         error = exc.message
     except Exception as exc:
         # A definition that validated must never crash the run: anything unexpected becomes
         # this step's failure, with enough detail to report it.
         error = f"internal error: {type(exc).__name__}: {exc}"
+    finally:
+        budget.unbind()
     duration_ms = round((time.monotonic() - started) * 1000)
     return _finish(node, iteration, call, resolved, result, error, mocked, duration_ms, log)
 
