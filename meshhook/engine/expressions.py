@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import jmespath
 from jmespath import functions as jmespath_functions
-from jmespath.exceptions import JMESPathError
+from jmespath.exceptions import IncompleteExpressionError, JMESPathError, LexerError, ParseError
 from jmespath.parser import ParsedResult
 from jmespath.visitor import Options, TreeInterpreter
 
@@ -466,7 +466,7 @@ def compile_expression(source: str, max_length: int) -> Expression:
     try:
         parsed = jmespath.compile(source)
     except JMESPathError as exc:
-        raise ExpressionError(f"invalid JMESPath '{source}': {_first_line(exc)}") from exc
+        raise ExpressionError(f"invalid JMESPath '{source}': {_syntax_error(exc)}") from exc
     except RecursionError as exc:
         raise ExpressionError(f"invalid JMESPath '{source}': nests too deeply") from exc
     try:
@@ -474,6 +474,21 @@ def compile_expression(source: str, max_length: int) -> Expression:
     except ExpressionError as exc:
         raise ExpressionError(f"invalid JMESPath '{source}': {exc}") from exc
     return Expression(source, parsed)
+
+
+def _syntax_error(exc: JMESPathError) -> str:
+    """What is wrong and at which column (1-based), in one line. The library's own text
+    ends with the expression and a caret on lines of their own, which a one-line message
+    would cut to a dangling "Incomplete expression:"."""
+    if isinstance(exc, LexerError):
+        what = str(exc.message or "bad character").strip().rstrip(":")
+        return f"{what[:1].lower()}{what[1:]} at column {exc.lexer_position + 1}"
+    if isinstance(exc, ParseError):
+        if isinstance(exc, IncompleteExpressionError) or str(exc.token_type).lower() == "eof":
+            column = exc.lex_position
+            return f"the expression is incomplete, something is missing after column {column}"
+        return f"unexpected {str(exc.token_value)!r} at column {exc.lex_position + 1}"
+    return _first_line(exc).rstrip(":")
 
 
 def is_truthy(value: Any) -> bool:
