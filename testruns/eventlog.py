@@ -24,6 +24,7 @@ from testruns.models import (
     RunEvent,
     TestRun,
 )
+from testruns.rawrows import insert_rows
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,9 @@ def append_events(run_id: uuid.UUID | str, events: list[NewEvent], *, closing: b
         return store_reserved(run_id, events)
 
 
+EVENT_FIELDS = ("run", "seq", "ts", "type", "node_id", "iteration", "level", "message", "data")
+
+
 def store_reserved(
     run_id: uuid.UUID | str,
     events: list[NewEvent],
@@ -74,20 +78,11 @@ def store_reserved(
         last_seq, project_id = TestRun.objects.values_list("last_seq", "project_id").get(pk=run_id)
     first, now = last_seq - len(events) + 1, timezone.now()
     rows = [
-        RunEvent(
-            run_id=run_id,
-            seq=first + offset,
-            ts=now,
-            type=event.type,
-            node_id=event.node_id,
-            iteration=event.iteration,
-            level=event.level,
-            message=event.message,
-            data=event.data,
-        )
+        (run_id, first + offset, now, event.type, event.node_id, event.iteration, event.level,
+         event.message, event.data)
         for offset, event in enumerate(events)
-    ]
-    RunEvent.objects.bulk_create(rows)
+    ]  # fmt: skip
+    insert_rows(RunEvent, EVENT_FIELDS, rows)
     notify_on_commit(run_id, last_seq, project_id)
     return len(rows)
 
