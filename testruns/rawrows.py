@@ -103,3 +103,12 @@ def update_rows(model: type[Model], names: tuple[str, ...], rows: Sequence[Seque
     ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
+
+
+def insert_new(model: type[Model], rows: Sequence[dict[str, Any]]) -> None:
+    """INSERT new rows given as `{field name: value}` (a foreign key by its target's pk);
+    the model's defaults fill the other fields and the database numbers the rows."""
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    defaults = {field.name: field.get_default() for field in fields}
+    names = tuple(defaults)
+    insert_rows(model, names, [[row.get(name, defaults[name]) for name in names] for row in rows])

@@ -27,6 +27,7 @@ from testruns.parameters import (
     seal_headers,
     validate_parameters,
 )
+from testruns.rawrows import insert_new
 
 
 class QueueUnavailable(ProblemError):
@@ -121,10 +122,16 @@ def start_test_run(
                     setattr(step, name, getattr(earlier, name))
                 step.reused = True
             steps.append(step)
-        StepRun.objects.bulk_create(steps)
         if reused:
+            StepRun.objects.bulk_create(steps)
             lifecycle.refresh_summary(run.id)
         else:
+            # All pending: plain rows (one INSERT … UNNEST on PostgreSQL), see rawrows.
+            fresh = ("node_id", "parent_node_id", "node_type", "label", "definition_index")
+            rows = [
+                {"run": run.pk, **{name: getattr(step, name) for name in fresh}} for step in steps
+            ]
+            insert_new(StepRun, rows)
             TestRun.objects.filter(pk=run.pk).update(total_steps=len(steps))
         message = f"Test run queued: {workflow.name} v{version.number} on {run.environment_name}"
         if only_node:
