@@ -23,4 +23,14 @@ urlpatterns = [
         testcase_views.run_assertions,
         name="testrun_assertions",
     ),
+    path(
+        "test-cases/assert/<uuid:run_id>/",
+        testcase_views.testcase_assert_value,
+        name="testcase_assert_value",
+    ),
+    path(
+        "test-cases/baseline/<uuid:run_id>/",
+        testcase_views.testcase_accept_baseline,
+        name="testcase_accept_baseline",
+    ),
 ]

@@ -1,6 +1,6 @@
 """Console pieces of test cases: the workflow page's "Test cases" card (a panel installed
 in `meshhook.extensions`), running and deleting a case, "Save as test case" on a finished
-run, and the run page's assertion results."""
+run, the run page's assertion results, "Assert this value" and "Accept as new baseline"."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from meshhook.htmx import AuthenticatedHtmxRequest
 from meshhook.models import Workflow
 from meshhook.problems import ProblemError
 from meshhook.services.projects import AnyUser, can_edit, projects_for
+from testruns.case_edits import AssertionForm, accept_baseline, assert_value
 from testruns.models import TestRun
 from testruns.queries import editable_run_or_404, viewable_run_or_404
 from testruns.testcase_models import TestCase
@@ -111,3 +112,39 @@ def run_assertions(request: AuthenticatedHtmxRequest, run_id: str) -> HttpRespon
     run = viewable_run_or_404(request.user, run_id)
     context = {"run": run, "can_control": can_edit(request.user, run.project)}
     return render(request, f"{RUN_PARTS}#assertions_card", context)
+
+
+@login_required
+@require_POST
+def testcase_assert_value(request: AuthenticatedHtmxRequest, run_id: str) -> HttpResponse:
+    """The JSON viewer's "Assert": one assertion on a value of this run, saved into a test
+    case (the run's own by default, or a new one made from the run)."""
+    run = editable_run_or_404(request.user, run_id)
+    if not run.is_finished:
+        return HttpResponse("Assert values of a run once it has finished.", status=409)
+    form = AssertionForm.from_post(request.POST)
+    try:
+        saved = assert_value(run, form, user=request.user)
+    except TestCaseError as error:
+        context = {"run": run, "form": form, "problems": error.problems}
+        return render(request, f"{RUN_PARTS}#assert_form", context, status=400)
+    return render(request, f"{RUN_PARTS}#assert_saved", {"run": run, "saved": saved})
+
+
+@login_required
+@require_POST
+def testcase_accept_baseline(request: AuthenticatedHtmxRequest, run_id: str) -> HttpResponse:
+    """Accept as new baseline: this run of a test case becomes the one its runs must match."""
+    run = editable_run_or_404(request.user, run_id)
+    if run.test_case_id is None:
+        return HttpResponse("This run is not a run of a test case.", status=409)
+    if not run.is_finished:
+        return HttpResponse("Accept a run as the baseline once it has finished.", status=409)
+    try:
+        run.test_case = accept_baseline(run, user=request.user)
+    except TestCaseError as error:
+        return HttpResponse(str(error.problems[0].message), status=409)
+    if request.htmx:
+        context = {"run": run, "can_control": True}
+        return render(request, f"{RUN_PARTS}#assertions_card", context)
+    return redirect(reverse("testrun_detail", args=[run.id]))

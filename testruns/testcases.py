@@ -15,6 +15,7 @@ log says so.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
@@ -163,16 +164,21 @@ def save_test_case(
     return existing
 
 
-def case_from_run(run: TestRun, name: str, *, user: Any) -> TestCase:
-    """The console's "Save as test case": the run's parameters, an assertion that it ends as it did,
-    and the run itself as the baseline when it passed."""
+def case_from_run(
+    run: TestRun, name: str, *, user: Any, extra_assertions: Sequence[dict[str, Any]] = ()
+) -> TestCase:
+    """The console's "Save as test case": the run's parameters, an assertion that it ends as it did
+    (then `extra_assertions`), and the run itself as the baseline when it passed."""
     data: dict[str, Any] = {
         "name": name,
         "payload": run.payload,
         "headers": run.headers_for_engine(),
         "environment": run.environment_name,
         "mocks": run.mocks,
-        "assertions": [{"target": "run.status", "op": "equals", "expected": "passed"}],
+        "assertions": [
+            {"target": "run.status", "op": "equals", "expected": "passed"},
+            *extra_assertions,
+        ],
         "baseline_run": str(run.id) if run.status == "passed" else None,
         "volatile_paths": ["steps.*.output.headers.date"],
     }

@@ -393,6 +393,8 @@
     this.filter = null;
     this.current = -1;
     this.allOpen = countNodes(value, SMALL_NODES) <= SMALL_NODES;
+    // A third button on each node, when the page offers one for this value (see below).
+    this.extra = window.jsonTreeExtraAction ? window.jsonTreeExtraAction(pre) : null;
     var root = this.root = make("div", "jt");
     var bar = make("div", "jt-bar");
     this.search = make("input", "jt-search");
@@ -557,6 +559,12 @@
     acts.firstChild.dataset.act = "path";
     acts.lastChild.dataset.act = "value";
     acts.firstChild.tabIndex = acts.lastChild.tabIndex = -1;
+    if (this.extra) {
+      var extra = button("jt-act", this.extra.text, this.extra.label + path);
+      extra.dataset.act = this.extra.act;
+      extra.tabIndex = -1;
+      acts.appendChild(extra);
+    }
     row.appendChild(acts);
     item.appendChild(row);
     if (hit) { item.classList.add("jt-hit"); this.hits.push(item); }
@@ -593,7 +601,7 @@
     if (act) {
       var path = item.dataset.path;
       if (act.dataset.act === "path") this.copy(path, "Copied path " + path);
-      else this.copy(asText(item._jt.v), "Copied the value of " + path);
+      else if (act.dataset.act === "value") this.copy(asText(item._jt.v), "Copied the value of " + path);
       return;
     }
     if (e.target.closest(".jt-more")) return;
@@ -893,5 +901,123 @@
     if (!ta) return;
     var m = /line (\d+), column (\d+)/.exec(e.target.textContent);
     if (m) caretTo(ta, +m[1], +m[2]);
+  });
+})();
+
+/* --- "Assert this value": each node of a step's output (and of the run's result) gets an
+   "assert" button; it opens the run page's <template id="assert-template"> form next to the
+   value, prefilled with an `equals` assertion on the node's JMESPath and value, which the
+   server saves into a test case (testcase_views.testcase_assert_value). --- */
+(function () {
+  "use strict";
+  var NO_EXPECTED = { exists: true, not_exists: true };
+
+  // What an assertion on a value of this <pre> targets; null for values it cannot name.
+  function targetOf(pre) {
+    if (pre.id === "run-result") return { target: "run.result", node: "", prefix: "" };
+    if (pre.id.indexOf("out-") !== 0) return null;
+    var step = pre.closest("details.step");
+    if (!step || !step.dataset.node) return null;
+    // A loop body step's value is one item of the list of its iterations' values.
+    var iteration = step.dataset.iteration;
+    return { target: "step.output", node: step.dataset.node,
+             prefix: iteration !== undefined ? "[" + iteration + "]" : "" };
+  }
+  window.jsonTreeExtraAction = function (pre) {
+    if (!document.getElementById("assert-template") || !targetOf(pre)) return null;
+    return { act: "assert", text: "assert", label: "Assert the value of " };
+  };
+  function joinPath(prefix, path) {
+    if (path === "@") return prefix;
+    if (!prefix) return path;
+    return prefix + (path.charAt(0) === "[" ? "" : ".") + path;
+  }
+  function subject(where, path) {
+    return where.target + (where.node ? " of '" + where.node + "'" : "") + (path ? " at " + path : "");
+  }
+  function unsafeNumber(v) {
+    return typeof v === "number" && Number.isInteger(v) && !Number.isSafeInteger(v);
+  }
+
+  // The case picker decides whether a name is asked for; exists / not_exists take no value.
+  function sync(form) {
+    var pick = form.querySelector("[name=case]"), name = form.querySelector(".assert-name");
+    if (pick && name) name.hidden = pick.value !== "new";
+    var op = form.querySelector("[name=op]"), expected = form.querySelector("[name=expected]");
+    if (op && expected) expected.disabled = !!NO_EXPECTED[op.value];
+  }
+  function closeAll() {
+    document.querySelectorAll(".assert-form, .assert-saved").forEach(function (box) { box.remove(); });
+  }
+
+  function open(act) {
+    var item = act.closest(".jt-node"), tree = act.closest(".jt");
+    var pre = tree && tree.nextElementSibling;
+    var where = pre && targetOf(pre), template = document.getElementById("assert-template");
+    if (!item || !where || !template) return;
+    closeAll();
+    var form = template.content.querySelector("form").cloneNode(true);
+    var path = joinPath(where.prefix, item.dataset.path), value = item._jt.v;
+    form.querySelector("[name=target]").value = where.target;
+    form.querySelector("[name=node]").value = where.node;
+    form.querySelector("[name=path]").value = path;
+    form.querySelector("[name=expected]").value = JSON.stringify(value, null, 2);
+    form.querySelector(".assert-subject").textContent = subject(where, path);
+    form.querySelector(".assert-rounded").classList.toggle("hidden", !unsafeNumber(value));
+    form._from = act.closest(".jt-row");
+    tree.parentNode.insertBefore(form, tree.nextSibling);
+    if (window.htmx) htmx.process(form);
+    sync(form);
+    form.scrollIntoView({ block: "nearest" });
+    form.querySelector("[name=expected]").focus({ preventScroll: true });
+  }
+  function close(box) {
+    var row = box._from;
+    box.remove();
+    if (row && row.isConnected) row.focus();
+  }
+
+  document.addEventListener("click", function (e) {
+    if (!e.target.closest) return;
+    var act = e.target.closest(".jt-act[data-act=assert]");
+    if (act) { open(act); return; }
+    var shut = e.target.closest("[data-assert-close]");
+    if (shut) close(shut.closest(".assert-form, .assert-saved"));
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape" || !e.target.closest) return;
+    var box = e.target.closest(".assert-form, .assert-saved");
+    if (box) { e.preventDefault(); close(box); }
+  });
+  document.addEventListener("change", function (e) {
+    var form = e.target.closest && e.target.closest(".assert-form");
+    if (form) sync(form);
+  });
+  // The server's answer replaces the form: the form again with its problems (400), or what
+  // was saved, after which the form's next copy offers that test case first.
+  document.addEventListener("htmx:afterSwap", function () {
+    document.querySelectorAll(".assert-form").forEach(sync);
+    var saved = document.querySelector(".assert-saved[data-case-id]:not([data-seen])");
+    if (!saved) return;
+    saved.dataset.seen = "1";
+    var template = document.getElementById("assert-template");
+    var pick = template && template.content.querySelector("[name=case]");
+    if (!pick) return;
+    var id = saved.dataset.caseId, option = null;
+    pick.querySelectorAll("option").forEach(function (o) {
+      o.removeAttribute("selected");
+      if (o.value === id) option = o;
+    });
+    if (!option) {
+      option = document.createElement("option");
+      option.value = id;
+      option.textContent = saved.dataset.caseName;
+      pick.insertBefore(option, pick.querySelector("option[value=new]"));
+    }
+    option.setAttribute("selected", "");
+    var name = template.content.querySelector(".assert-name");
+    if (name) name.hidden = true;
+    var button = saved.querySelector("button[type=submit]");
+    if (button) button.focus({ preventScroll: true });
   });
 })();
