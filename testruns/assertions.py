@@ -24,9 +24,11 @@ import jmespath
 import regex
 from jmespath.exceptions import JMESPathError
 
-from meshhook.engine import Problem
+from meshhook.engine import Limits, Problem
+from meshhook.engine.expressions import ExpressionError, compile_expression
 from meshhook.engine.problems import child_path
 
+MAX_PATH_CHARS = Limits().max_expression_length
 RUN_TARGETS = ("run.status", "run.result")
 STEP_TARGETS = ("step.status", "step.output", "step.duration_ms")
 TARGETS = (*RUN_TARGETS, *STEP_TARGETS)
@@ -215,8 +217,9 @@ def evaluate_one(item: dict[str, Any], run: RunFacts, budget: RegexBudget) -> di
     actual = value
     if item.get("path"):
         try:
-            actual = jmespath.search(item["path"], value)
-        except JMESPathError as exc:
+            # The engine's evaluation, bounded in bytes and time like a transform's.
+            actual = compile_expression(item["path"], MAX_PATH_CHARS).search(value)
+        except ExpressionError as exc:
             return _result(item, None, False, f"{subject}: path failed: {_first_line(exc)}")
     passed, problem = _check(str(item.get("op")), actual, item.get("expected"), budget)
     message = f"{subject}: {_wanted(item)}, actual {_show(actual)}"
