@@ -946,16 +946,17 @@
     var op = form.querySelector("[name=op]"), expected = form.querySelector("[name=expected]");
     if (op && expected) expected.disabled = !!NO_EXPECTED[op.value];
   }
-  function closeAll() {
-    document.querySelectorAll(".assert-form, .assert-saved").forEach(function (box) { box.remove(); });
+  // One form at a time; what was saved stays said until it is closed.
+  function closeForms() {
+    document.querySelectorAll(".assert-form").forEach(function (box) { box.remove(); });
   }
 
   function open(act) {
     var item = act.closest(".jt-node"), tree = act.closest(".jt");
-    var pre = tree && tree.nextElementSibling;
+    var pre = tree && tree.parentNode.querySelector(":scope > pre.json");
     var where = pre && targetOf(pre), template = document.getElementById("assert-template");
     if (!item || !where || !template) return;
-    closeAll();
+    closeForms();
     var form = template.content.querySelector("form").cloneNode(true);
     var path = joinPath(where.prefix, item.dataset.path), value = item._jt.v;
     form.querySelector("[name=target]").value = where.target;

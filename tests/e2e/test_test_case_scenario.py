@@ -118,6 +118,16 @@ def test_assert_run_fix_pass_baseline_change(
     saved = page.get_by_role("status").filter(has_text="Saved into")
     expect(saved).to_contain_text("Saved into the new test case “quote for three”")
     expect(saved).to_contain_text("step.output of 'price' at qty equals 4")
+    # The next value asserted on this page goes into that case unless the user picks another;
+    # Escape closes the form and gives the focus back to the value's row.
+    assert_button(page, "price", "sku").click()
+    form = page.get_by_role("form", name="Assert this value")
+    expect(form.get_by_label("Expected")).to_have_value('"A-1"')
+    expect(form.get_by_label("Save into").locator("option:checked")).to_have_text("quote for three")
+    expect(form.get_by_label("Name of the new test case")).to_be_hidden()
+    form.get_by_label("Expected").press("Escape")
+    expect(form).to_have_count(0)
+    expect(output_tree(page, "price").locator('[data-path="sku"] > .jt-row')).to_be_focused()
 
     # 2. Run it: it fails, saying what was expected and what came.
     failed_id = run_the_case(page, saved.get_by_role("button", name="▶ Run test case"))
