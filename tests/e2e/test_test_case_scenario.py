@@ -197,3 +197,69 @@ def take_form_pictures(page: Any, form: Any) -> None:
     form.scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOTS / "assert-value-390.png"))
     page.set_viewport_size({"width": 1440, "height": 1000})
+
+
+LINES: dict[str, Any] = {
+    "schema_version": 1,
+    "name": "Order lines",
+    "slug": "order-lines",
+    "nodes": [
+        {"id": "hook", "type": "webhook_trigger"},
+        {"id": "each", "type": "loop", "config": {"items": "body.lines"}},
+        {"id": "stock", "type": "transform", "label": "Check stock", "parent": "each",
+         "config": {"template": {"sku": "{{item.sku}}", "qty": "{{item.qty}}"}}},
+    ],
+    "edges": [{"source": "hook", "target": "each"}],
+}  # fmt: skip
+
+
+def test_a_loop_items_value_and_the_runs_result(login: Callable[..., Any], page: Any) -> None:
+    user = User.objects.get(username="demo")
+    project = Workflow.objects.get(slug="order-fulfilment").project
+    workflow = save_definition(project, LINES, user=user).workflow
+    lines = [{"sku": "A", "qty": 1}, {"sku": "B", "qty": 2}]
+    run = start_run(workflow, user, payload={"lines": lines})
+    login()
+    page.goto(f"/test-runs/{run.id}/")
+    expect(page.locator("#run-status")).to_have_text("passed")
+
+    # An item of a loop body step: the assertion's path starts with the item's index.
+    items = page.locator("#loop-each")
+    if items.get_attribute("open") is None:
+        items.locator(":scope > summary").click()
+    item = page.locator('details.step[data-node="stock"][data-iteration="1"]')
+    item.locator(":scope > summary").click()
+    block = item.locator(".json-block").filter(has=page.get_by_role("heading", name="Output"))
+    row = block.get_by_role("tree").locator('[data-path="qty"] > .jt-row')
+    row.hover()
+    row.get_by_role("button", name="Assert the value of qty").click()
+    form = page.get_by_role("form", name="Assert this value")
+    expect(form).to_contain_text("step.output of 'stock' at [1].qty")
+    expect(form.get_by_label("Path")).to_have_value("[1].qty")
+    expect(form.get_by_label("Expected")).to_have_value("2")
+    form.get_by_label("Name of the new test case").fill("second line")
+    form.get_by_role("button", name="Save assertion").click()
+    expect(page.get_by_role("status").filter(has_text="Saved into")).to_contain_text(
+        "Saved into the new test case “second line”"
+    )
+
+    # The run's final output (the loop's list): target run.result, into the same case.
+    result = page.locator("#result-card").get_by_role("tree")
+    row = result.locator('[data-path="[1].sku"] > .jt-row')
+    row.hover()
+    row.get_by_role("button", name="Assert the value of [1].sku").click()
+    form = page.get_by_role("form", name="Assert this value")
+    expect(form).to_contain_text("run.result at [1].sku")
+    expect(form.get_by_label("Expected")).to_have_value('"B"')
+    form.get_by_label("Check").select_option("matches")
+    form.get_by_label("Expected").fill('"^B$"')
+    form.get_by_role("button", name="Save assertion").click()
+    saved = page.get_by_role("status").filter(has_text="run.result at [1].sku")
+    expect(saved).to_contain_text("Saved into test case “second line”")
+
+    run_the_case(page, saved.get_by_role("button", name="▶ Run test case"))
+    expect(page.locator("#run-status")).to_have_text("passed")
+    checks = page.locator("#run-assertions")
+    expect(checks).to_contain_text("4 of 4 held")
+    expect(checks).to_contain_text("step.output of 'stock' at [1].qty: expected 2, actual 2")
+    expect(checks).to_contain_text('run.result at [1].sku: expected to match /^B$/, actual "B"')
