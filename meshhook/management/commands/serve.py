@@ -4,10 +4,18 @@ One foreground command that supervises its children: a child that exits is start
 after a back-off (0.5 s, doubling to 30 s, reset once it has stayed up a minute), so a
 crashed worker never takes the console down with it. Ctrl-C or SIGTERM stops every
 process it started.
+
+The web child is this command again with `--web-only`: daphne in this process, its access
+log sent through the `meshhook.access` logger (whose console handler drops query strings,
+meshhook/logfilters.py) instead of daphne's own writer, which prints every request with its
+full query string to stdout: tokens and signatures passed as query parameters would end up
+in the terminal and in whatever collects it.
 """
 
 from __future__ import annotations
 
+import argparse
+import logging
 import signal
 import subprocess
 import sys
@@ -20,6 +28,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from meshhook import embedded_redis
+from meshhook.logfilters import drop_query
+
+access_logger = logging.getLogger("meshhook.access")
 
 FIRST_BACKOFF_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 30.0
@@ -46,6 +57,49 @@ class Child:
         return self.process is not None and self.process.poll() is None
 
 
+class QueryFreeAccessLog:
+    """daphne's action logger (its `AccessLogGenerator` interface), writing to a logger and
+    without query strings."""
+
+    def __call__(self, protocol: str, action: str, details: dict[str, Any]) -> None:
+        path = drop_query(str(details.get("path", "")))
+        client = details.get("client") or "-"
+        if protocol == "http" and action == "complete":
+            access_logger.info(
+                '%s "%s %s" %s %s',
+                client,
+                details.get("method"),
+                path,
+                details.get("status") or "-",
+                details.get("size") or "-",
+            )
+        elif protocol == "websocket" and action in WEBSOCKET_ACTIONS:
+            access_logger.info('%s "%s %s"', client, WEBSOCKET_ACTIONS[action], path)
+
+
+WEBSOCKET_ACTIONS = {
+    "connecting": "WSCONNECTING",
+    "rejected": "WSREJECT",
+    "connected": "WSCONNECT",
+    "disconnected": "WSDISCONNECT",
+}
+
+
+def web_argv(python: str, host: str, port: int) -> list[str]:
+    """The web child: daphne, through this command, with the query-free access log."""
+    return [python, "manage.py", "serve", "--web-only", "--host", host, "--port", str(port)]
+
+
+def run_daphne(host: str, port: int) -> None:
+    from daphne import cli
+
+    # daphne's CLI builds its action logger from this name, handing it stdout (the default
+    # at verbosity 1), which QueryFreeAccessLog never writes to; everything else (timeouts,
+    # endpoints, the reactor) stays the CLI's own.
+    cli.AccessLogGenerator = lambda stream: QueryFreeAccessLog()
+    cli.CommandLineInterface().run(["-b", host, "-p", str(port), "meshhook.asgi:application"])
+
+
 class Command(BaseCommand):
     help = "Run web (daphne) + test-run workers (+ embedded Redis) until interrupted."
 
@@ -53,8 +107,15 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=settings.PORT)
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--workers", type=int, default=settings.WORKERS)
+        # The web child of `serve` (see the module's docstring); not for people.
+        parser.add_argument("--web-only", action="store_true", help=argparse.SUPPRESS)
 
-    def handle(self, *args: Any, port: int, host: str, workers: int, **options: Any) -> None:
+    def handle(
+        self, *args: Any, port: int, host: str, workers: int, web_only: bool, **options: Any
+    ) -> None:
+        if web_only:
+            run_daphne(host, port)
+            return
         stopping = False
 
         def stop(signum: int, frame: FrameType | None) -> None:
@@ -69,8 +130,7 @@ class Command(BaseCommand):
         try:
             if settings.EMBEDDED_REDIS and not embedded_redis.is_up(settings.EMBEDDED_REDIS_SOCKET):
                 redis_process = embedded_redis.start(settings.EMBEDDED_REDIS_SOCKET)
-            web = [python, "-m", "daphne", "-b", host, "-p", str(port), "meshhook.asgi:application"]
-            children.append(Child("web", web))
+            children.append(Child("web", web_argv(python, host, port)))
             for number in range(1, max(1, workers) + 1):
                 children.append(Child(f"worker {number}", [python, "manage.py", "testrun_worker"]))
             for child in children:
