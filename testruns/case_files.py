@@ -212,7 +212,8 @@ def _imported_headers(
 ) -> tuple[Any, list[Problem]]:
     if not isinstance(headers, dict):
         return headers, []  # clean_test_case says what is wrong
-    stored = {name.lower(): value for name, value in (current.headers if current else {}).items()}
+    opened = current.headers_for_engine() if current else {}
+    stored = {name.lower(): value for name, value in opened.items()}
     result: dict[str, Any] = {}
     problems: list[Problem] = []
     for name, value in headers.items():

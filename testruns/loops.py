@@ -203,7 +203,7 @@ def expected_items(run: TestRun, loop_id: str) -> int | None:
         variables = dict(environment.variables) if environment and environment.is_test else {}
         run_input = RunInput(
             payload=run.payload,
-            headers=dict(run.headers),
+            headers=run.headers_for_engine(),
             env=variables,
             run_id=str(run.id),
             environment=run.environment_name,

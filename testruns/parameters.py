@@ -61,7 +61,9 @@ class RunParameters:
 def seal_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """Headers as a run stores them: each credential header's value encrypted."""
     return {
-        name: SEALED + encrypt(value) if is_sensitive_header(name) else value
+        name: SEALED + encrypt(value)
+        if is_sensitive_header(name) and not value.startswith(SEALED)
+        else value
         for name, value in headers.items()
     }
 

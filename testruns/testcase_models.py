@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from meshhook.engine import mask_headers
 from meshhook.models import Project, Workflow
 from testruns.models import TestRun
 
@@ -56,13 +57,19 @@ class TestCase(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def headers_for_engine(self) -> dict[str, Any]:
+        """The headers with the real values of credentials (stored encrypted)."""
+        from testruns.parameters import open_headers
+
+        return open_headers(self.headers)
+
     def editable_fields(self) -> dict[str, Any]:
         """The fields a user writes (API, console), as the API shows them."""
         return {
             "name": self.name,
             "description": self.description,
             "payload": self.payload,
-            "headers": self.headers,
+            "headers": mask_headers(self.headers),  # credentials stay encrypted at rest
             "environment": self.environment_name,
             "mocks": self.mocks,
             "assertions": self.assertions,

@@ -29,7 +29,12 @@ from meshhook.services.workflows import engine_workflow
 from testruns import assertions, baseline
 from testruns.eventlog import NewEvent, append_events
 from testruns.models import PARAMETER_NAMES, TERMINAL_STATUSES, StepStatus, TestRun
-from testruns.parameters import ParameterError, validate_parameters
+from testruns.parameters import (
+    ParameterError,
+    keep_stored_credentials,
+    seal_headers,
+    validate_parameters,
+)
 from testruns.services import start_test_run
 from testruns.testcase_models import CaseRunSpec, TestCase, TestSuiteRun
 
@@ -87,6 +92,11 @@ def clean_test_case(
             Problem("description", f"The description is text of at most {MAX_DESCRIPTION:,}.")
         )
     headers = values["headers"]
+    if existing is not None and isinstance(headers, dict):
+        # Credentials shown as the mask (the API, the console) keep the stored values.
+        headers = values["headers"] = keep_stored_credentials(
+            headers, existing.headers_for_engine()
+        )
     try:
         params = validate_parameters(
             workflow.project,
@@ -114,13 +124,28 @@ def clean_test_case(
         "name": name,
         "description": description,
         "payload": values["payload"],
-        "headers": headers or {},
+        "headers": _sealed(headers or {}, existing),  # credentials encrypted at rest
         "environment_name": values["environment"] or "local",
         "mocks": values["mocks"] or {},
         "assertions": values["assertions"],
         "baseline_run": runs["baseline_run"],
         "volatile_paths": values["volatile_paths"],
         "replay_from_run": runs["replay_from_run"],
+    }
+
+
+def _sealed(headers: dict[str, Any], existing: TestCase | None) -> dict[str, Any]:
+    """`headers` as stored, an unchanged credential keeping its stored ciphertext (a new
+    one would differ every time: Fernet tokens carry a fresh IV)."""
+    sealed = seal_headers(headers)
+    if existing is None:
+        return sealed
+    opened = existing.headers_for_engine()
+    return {
+        name: existing.headers[name]
+        if name in existing.headers and opened.get(name) == headers.get(name)
+        else value
+        for name, value in sealed.items()
     }
 
 
@@ -227,7 +252,7 @@ def start_case_run(
     definition = engine_workflow(version)
     raw: dict[str, Any] = {
         "payload": case.payload,
-        "headers": case.headers,
+        "headers": case.headers_for_engine(),
         "environment": case.environment_name,
         "mocks": case.mocks,
         **{key: value for key, value in (overrides or {}).items() if key in PARAMETER_NAMES},

@@ -296,7 +296,8 @@ def test_masked_credentials_keep_the_stored_value(team: Team) -> None:
     assert response.status_code == 200, response.data
     assert response.data["updated"] == ["b second"]
     case = TestCase.objects.get(workflow=team.workflow, name="b second")
-    assert case.headers["Authorization"] == "Bearer case-secret-0451"
+    assert case.headers_for_engine()["Authorization"] == "Bearer case-secret-0451"
+    assert "case-secret-0451" not in case.headers["Authorization"]  # encrypted at rest
     assert case.assertions == []
 
 

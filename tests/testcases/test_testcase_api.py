@@ -236,3 +236,32 @@ def test_anonymous_is_401(team: Team) -> None:
     assert_error(send(Client(), "GET", f"/api/test-cases/{case.id}"), 401)
     assert_error(send(Client(), "GET", "/api/test-cases/not-a-uuid"), 401)
     assert_error(send(client(team, "owner"), "GET", "/api/test-cases/not-a-uuid"), 404)
+
+
+# --- credentials ----------------------------------------------------------------------------
+
+
+def test_a_credential_header_is_stored_encrypted_shown_masked_and_sent_for_real(
+    team: Team,
+) -> None:
+    secret = "Bearer case-canary-77f1"
+    response = create(team, headers={"Authorization": secret, "X-Form": "pricing"})
+    assert response.status_code == 201, response.data
+    assert response.data["headers"]["Authorization"] != secret
+    assert "case-canary-77f1" not in str(response.data)
+    case = TestCase.objects.get(pk=response.data["id"])
+    assert "case-canary-77f1" not in str(case.headers)  # encrypted at rest
+    assert case.headers_for_engine()["Authorization"] == secret
+    # An update that sends the mask back keeps the stored value, and its ciphertext.
+    stored = case.headers["Authorization"]
+    path = team.url(f"/api/test-cases/{case.pk}")
+    shown = response.data["headers"]
+    updated = send(client(team, "owner"), "PUT", path, {"headers": shown, "name": "renamed"})
+    assert updated.status_code == 200, updated.data
+    case.refresh_from_db()
+    assert case.headers["Authorization"] == stored
+    started = send(client(team, "owner"), "POST", team.url("/api/test-runs"),
+                   {"test_case": str(case.pk)})  # fmt: skip
+    assert started.status_code == 201, started.data
+    run = TestRun.objects.get(pk=started.data["id"])
+    assert run.headers_for_engine()["Authorization"] == secret
