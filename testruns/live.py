@@ -54,10 +54,10 @@ def _digest(value: Any) -> str:
 
 
 def _run_phase(run: TestRun) -> str:
-    """What of the run's status a step row draws: its buttons differ when the run is paused
-    or over, not between queued and running (so `run_started` redraws no row)."""
-    if run.status == "paused":
-        return "paused"
+    """What of the run's status a step row draws: its buttons differ once the run is over,
+    not between queued, running and paused (a pending row's "Run to here" is shown by the
+    stylesheet while the header says paused), so starting, pausing and resuming redraw no
+    row."""
     return "active" if run.is_active else "over"
 
 
