@@ -109,3 +109,23 @@ def test_compare_a_rerun_with_its_source(
         box.check()
     page.locator("#compare-button").click()
     expect(page.locator("#compare-steps")).to_be_visible()
+
+
+def test_run_to_here_shows_on_pending_steps_only_while_paused(login: Callable[..., Any]) -> None:
+    page = login()
+    start_from_form(page, "lead-to-crm", step_mode=True)
+    expect(page.locator("#run-status")).to_have_text("paused")
+    page.locator("#step-notify > summary").click()
+    run_to_here = page.locator("#step-notify").get_by_role("button", name="Run to here")
+    expect(run_to_here).to_be_visible()
+    page.get_by_role("button", name="Next step").click()
+    expect(page.locator("#step-hook")).to_have_attribute("data-status", "succeeded")
+    expect(page.locator("#run-status")).to_have_text("paused")
+    expect(run_to_here).to_be_visible()  # paused again: the button is back
+    run_to_here.click()
+    expect(page.locator("#step-create")).to_have_attribute("data-status", "succeeded")
+    expect(page.locator("#run-status")).to_have_text("paused")
+    expect(page.locator("#next-step")).to_contain_text("Tell #sales about it")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator("#run-status")).to_have_text("passed")
+    expect(page.get_by_role("button", name="Run to here")).to_have_count(0)
