@@ -7,11 +7,10 @@ here when it is ready (`TestRunsConfig.ready`); without it they show no runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from meshhook.models import Workflow
@@ -21,8 +20,12 @@ def _no_stats(workflow: Workflow, request: HttpRequest | None) -> dict[str, Any]
     return {}
 
 
-def _unchanged(workflows: QuerySet[Workflow]) -> QuerySet[Workflow]:
-    return workflows
+def _no_list_stats(workflows: Sequence[Workflow]) -> Mapping[int, Any]:
+    return {}
+
+
+def _no_page_stats(workflow: Workflow) -> Any:
+    return None
 
 
 def _no_runs(workflow: Workflow, limit: int) -> Sequence[Any]:
@@ -46,8 +49,11 @@ def _no_panels(workflow: Workflow, request: HttpRequest) -> Sequence[Panel]:
 class WorkflowRuns:
     # `stats` of `GET /api/workflows/<slug>`.
     stats_json: Callable[[Workflow, HttpRequest | None], dict[str, Any]] = _no_stats
-    # The workflow list: annotates `last_run_status`, `last_run_at`, `last_run_id`.
-    with_last_run: Callable[[QuerySet[Workflow]], QuerySet[Workflow]] = _unchanged
+    # The workflow list: each listed workflow's run statistics by pk, in one query for all
+    # of them (the template reads `pass_percent`, `p95_ms`, `sparkline`, `last_run`, ...).
+    list_stats: Callable[[Sequence[Workflow]], Mapping[int, Any]] = _no_list_stats
+    # The workflow page: the same figures and the exact number of runs; None shows none.
+    page_stats: Callable[[Workflow], Any] = _no_page_stats
     # The workflow page's "Recent test runs".
     recent_runs: Callable[[Workflow, int], Sequence[Any]] = _no_runs
     # More cards on the workflow page (the feature's test cases).

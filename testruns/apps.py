@@ -13,7 +13,8 @@ class TestRunsConfig(AppConfig):
         from testruns import openapi, stats, testcase_views, verdicts
 
         extensions.workflow_runs.stats_json = stats.workflow_stats_json
-        extensions.workflow_runs.with_last_run = stats.with_last_run
+        extensions.workflow_runs.list_stats = stats.list_stats
+        extensions.workflow_runs.page_stats = stats.workflow_stats
         extensions.workflow_runs.recent_runs = stats.recent_runs
         extensions.workflow_runs.panels = testcase_views.workflow_panels
         if openapi.PART not in extensions.openapi_parts:

@@ -59,7 +59,18 @@ def control(summary: str, body: Spec | None = None) -> Schema:
 SCHEMAS: dict[str, Schema] = {
     "WorkflowStats": shape(
         {"runs": "int", "by_status": {"type": "object", "additionalProperties": s("int")},
-         "last_run": "TestRunSummary?"}, "*"),
+         "last_run": "TestRunSummary?",
+         "window": d(shape({"limit": "int", "runs": "int"}, "*"),
+                     "The figures below cover the workflow's last `limit` runs."),
+         "pass_rate": {"type": ["number", "null"],
+                       "description": "passed / (passed + failed + error); null without any."},
+         "passed": "int", "counted": d("int", "Passed, failed and error runs."),
+         "avg_duration_ms": "int?", "p95_duration_ms": "int?",
+         "last_24h": shape({"passed": "int", "counted": "int"}, "*"),
+         "recent": d({"type": "array", "items": shape(
+                         {"id": "uuid", "status": RUN_STATUS, "duration_ms": "int?",
+                          "created_at": "time"}, "*")}, "The last 30 runs, newest first.")},
+        "*"),
     "TestRunStart": {**shape(
         {"workflow": "str", "project": "str", **PARAMETERS,
          "test_case": d("uuid", "Run this saved test case; the other fields override its own."),

@@ -59,8 +59,8 @@ def requested_version(request: AuthenticatedHtmxRequest, workflow: Workflow) -> 
 @login_required
 @require_GET
 def workflow_list(request: AuthenticatedHtmxRequest) -> HttpResponse:
-    workflows = (
-        extensions.workflow_runs.with_last_run(workflows_for(request.user))
+    workflows = list(
+        workflows_for(request.user)
         .select_related("project")
         .order_by(
             Case(When(project__personal_for=request.user.pk, then=Value(0)), default=Value(1)),
@@ -68,6 +68,10 @@ def workflow_list(request: AuthenticatedHtmxRequest) -> HttpResponse:
             "name",
         )
     )
+    # Every listed workflow's run statistics in one query (see meshhook.extensions).
+    stats = extensions.workflow_runs.list_stats(workflows)
+    for workflow in workflows:
+        setattr(workflow, "stats", stats.get(workflow.pk))  # noqa: B010 (not a model field)
     return render(
         request,
         "meshhook/workflow_list.html",
@@ -95,6 +99,7 @@ def workflow_detail(request: AuthenticatedHtmxRequest, slug: str) -> HttpRespons
             "graph": layout(version.definition),
             "versions": workflow.versions.all()[:50],
             "runs": runs,
+            "stats": extensions.workflow_runs.page_stats(workflow),
             # What features add to the page (the test cases card), without this app
             # importing them.
             "panels": extensions.workflow_runs.panels(workflow, request),
