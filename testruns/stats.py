@@ -42,6 +42,8 @@ from testruns.serializers import SUMMARY_RELATED, run_page_path, run_summary
 # How many of a workflow's newest runs the figures cover, and how many the sparkline shows.
 WINDOW = 1000
 SPARK_RUNS = 30
+# The workflow page counts a workflow's runs up to this many ("100,000+").
+COUNT_LIMIT = 100_000
 COUNTED = (RunStatus.PASSED, RunStatus.FAILED, RunStatus.ERROR)
 DAY = timedelta(hours=24)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -74,8 +76,8 @@ class RunMark(NamedTuple):
 
 @dataclass
 class WorkflowStats:
-    """A workflow's figures over its last `WINDOW` runs; `runs` is the exact count of all
-    its runs where it was asked for (the workflow page, the API), else None (the list)."""
+    """A workflow's figures over its last `WINDOW` runs; `runs` is the number of all its
+    runs where it was asked for (the workflow page), else None (the list)."""
 
     window_runs: int = 0
     passed: int = 0
@@ -86,6 +88,7 @@ class WorkflowStats:
     day_counted: int = 0
     recent: list[RunMark] = field(default_factory=list)  # newest first, ≤ SPARK_RUNS
     runs: int | None = None
+    runs_more: bool = False
 
     window = WINDOW
 
@@ -274,9 +277,11 @@ def workflows_stats(workflows: Iterable[Workflow]) -> dict[int, WorkflowStats]:
 
 
 def workflow_stats(workflow: Workflow) -> WorkflowStats:
-    """The workflow page: the figures and the exact number of runs (an index-only count)."""
+    """The workflow page: the figures and the number of runs, counted on the index up to
+    `COUNT_LIMIT` (`runs_more` says there are more)."""
     stats = workflows_stats([workflow])[workflow.pk]
-    stats.runs = TestRun.objects.filter(workflow=workflow).count()
+    counted = TestRun.objects.filter(workflow=workflow).order_by()[: COUNT_LIMIT + 1].count()
+    stats.runs, stats.runs_more = min(counted, COUNT_LIMIT), counted > COUNT_LIMIT
     return stats
 
 

@@ -14,7 +14,9 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from jsonschema import Draft202012Validator
 
+from meshhook.api.openapi import document
 from meshhook.models import Workflow
 from meshhook.timefmt import iso
 from testruns import stats
@@ -92,6 +94,11 @@ def test_only_the_newest_runs_count(team: Team, monkeypatch: pytest.MonkeyPatch)
     add_runs(team.workflow, team, HISTORY)
     figures = stats.workflow_stats(team.workflow)
     assert figures.runs == 8  # the count is of all runs
+    assert not figures.runs_more
+    monkeypatch.setattr(stats, "COUNT_LIMIT", 5)
+    capped = stats.workflow_stats(team.workflow)
+    assert capped.runs == 5
+    assert capped.runs_more
     assert figures.window_runs == 4
     assert figures.window_full
     # running, passed 100, failed 1000, cancelled: two counted, one passed
@@ -183,6 +190,9 @@ def test_the_api_has_the_same_figures(team: Team) -> None:
     assert data["recent"][1]["duration_ms"] == 100
     assert data["recent"][1]["created_at"] == iso(TestRun.objects.get(pk=runs[1].pk).created_at)
     assert data["last_run"]["id"] == str(runs[0].id)
+    components = document()["components"]
+    schema = {"$ref": "#/components/schemas/WorkflowStats", "components": components}
+    Draft202012Validator(schema).validate(data)  # the OpenAPI document describes it
 
 
 def list_queries(team: Team) -> list[str]:
