@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -282,41 +283,95 @@ def node_statuses(top_level: list[StepRun], body: dict[str, set[str]]) -> dict[s
 
 
 def waterfall(steps: list[StepRun]) -> dict[str, Any]:
-    """Bars for the timing waterfall of the top-level steps that ran."""
+    """Bars for the timing waterfall of the top-level steps that ran, on active time.
+
+    Time when no step was running (a step-mode run sitting paused, a breakpoint, the
+    worker between steps) is left off the axis: each bar starts where the steps before it
+    left off, so a run stepped through by hand reads like the same run in one go.
+    """
     timed = [s for s in steps if s.started_at and s.iteration is None and not s.parent_node_id]
     if not timed:
         return {"rows": [], "height": 0, "total_ms": 0, "ticks": []}
     origin = min(s.started_at for s in timed if s.started_at)
-    end_ms = 1
     rows: list[dict[str, Any]] = []
     for index, step in enumerate(timed):
         assert step.started_at is not None
-        start = (step.started_at - origin).total_seconds() * 1000
         if step.duration_ms is not None:
-            duration = step.duration_ms
+            duration: float = step.duration_ms
         elif step.status == StepStatus.RUNNING:  # so far
-            duration = int((timezone.now() - step.started_at).total_seconds() * 1000)
+            duration = (timezone.now() - step.started_at).total_seconds() * 1000
+        elif step.completed_at is not None:
+            duration = (step.completed_at - step.started_at).total_seconds() * 1000
         else:
             duration = 0
-        end_ms = max(end_ms, int(start + duration))
-        rows.append({"step": step, "start_ms": start, "duration_ms": duration, "y": 8 + index * 24})
+        real_start = (step.started_at - origin).total_seconds() * 1000
+        rows.append({"step": step, "real_start": real_start, "duration_ms": round(duration),
+                     "length": max(0.0, duration), "y": 8 + index * 24})  # fmt: skip
+    idle_ms = 0.0
+    reached: float | None = None  # real time until which some step was running
+    for row in sorted(rows, key=lambda r: r["real_start"]):
+        if reached is not None and row["real_start"] > reached:
+            idle_ms += row["real_start"] - reached
+        row["start_ms"] = row["real_start"] - idle_ms
+        end = row["real_start"] + row["length"]
+        reached = end if reached is None else max(reached, end)
+    total = max(row["start_ms"] + row["length"] for row in rows)
+    step_ms, axis_ms = _axis(total)
     label_w, chart_w = 150, 440
     for row in rows:
-        row["x"] = label_w + row["start_ms"] / end_ms * chart_w
-        row["w"] = max(3.0, row["duration_ms"] / end_ms * chart_w)
+        row["x"] = round(label_w + row["start_ms"] / axis_ms * chart_w, 2)
+        row["w"] = round(max(3.0, row["length"] / axis_ms * chart_w), 2)
         row["text_y"] = row["y"] + 13
+    count = round(axis_ms / step_ms)
     ticks = [
-        {"x": label_w + chart_w * fraction, "label": f"{int(end_ms * fraction)} ms"}
-        for fraction in (0, 0.25, 0.5, 0.75, 1)
+        {"x": round(label_w + chart_w * i / count, 2), "label": _tick_label(i * step_ms, step_ms)}
+        for i in range(count + 1)
     ]
     return {
         "rows": rows,
         "height": 16 + len(rows) * 24 + 14,
-        "total_ms": end_ms,
+        "total_ms": round(total),
+        "total_label": _duration_label(total),
+        "idle_ms": round(idle_ms),
+        "idle_label": _duration_label(idle_ms) if idle_ms >= 1 else "",
         "ticks": ticks,
         "label_w": label_w,
         "width": label_w + chart_w + 50,
     }
+
+
+def _axis(total_ms: float) -> tuple[float, float]:
+    """A tick step of 1, 2 or 5 × 10ⁿ ms giving at most four intervals, and the axis end
+    (a whole number of steps, at least 1 ms), so no two tick labels read the same."""
+    span = max(total_ms, 1.0)
+    magnitude = 10 ** math.floor(math.log10(span / 4))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude * 4 >= span)
+    return step, step * math.ceil(span / step - 1e-9)
+
+
+def _tick_label(value_ms: float, step_ms: float) -> str:
+    if value_ms == 0:
+        return "0 s" if step_ms >= 1000 else "0 ms"
+    if step_ms >= 1000:
+        seconds = value_ms / 1000
+        return f"{seconds:,.{_decimals(step_ms / 1000)}f} s"
+    return f"{value_ms:,.{_decimals(step_ms)}f} ms"
+
+
+def _decimals(step: float) -> int:
+    """Digits after the point that tell multiples of `step` apart (1 → 0, 0.5 → 1)."""
+    return max(0, -math.floor(math.log10(step) + 1e-9))
+
+
+def _duration_label(ms: float) -> str:
+    if ms < 10 and ms != round(ms):
+        return f"{ms:.1f} ms"
+    if ms < 1000:
+        return f"{round(ms)} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f} s"
+    minutes, seconds = divmod(round(ms / 1000), 60)
+    return f"{minutes} min {seconds} s"
 
 
 class RunState:
