@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
@@ -32,6 +33,7 @@ from testruns.imports import refuse_if_imported
 from testruns.models import TestRun
 from testruns.parameters import (
     DEFAULT_PARAMETERS,
+    PAYLOAD_LIMIT,
     ParameterError,
     keep_stored_credentials,
     parse_headers_text,
@@ -150,7 +152,15 @@ def _form_context(
         "nodes": [n for n in definition.get("nodes", []) if isinstance(n, dict)],
         "problems": {p.path.split(".")[0].split("[")[0]: p.message for p in reversed(problems)},
         "problem_list": problems,
+        "payload_limit_label": _bytes_label(min(PAYLOAD_LIMIT, settings.API_MAX_BODY_BYTES)),
+        # What the browser may send at all (413 before the server reads more); above the
+        # payload limit, so a payload over that limit still gets its own error.
+        "body_limit": settings.API_MAX_BODY_BYTES,
     }
+
+
+def _bytes_label(size: int) -> str:
+    return f"{size / 1_000_000:g} MB ({size:,} bytes)" if size >= 100_000 else f"{size:,} bytes"
 
 
 @login_required
@@ -188,9 +198,10 @@ def testrun_form(request: AuthenticatedHtmxRequest, slug: str) -> HttpResponse:
         else:
             url = reverse("testrun_detail", args=[run.id])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
-    # Shown again as posted: a kept credential stays the mask.
+    # Shown again as posted, the payload as typed: a kept credential stays the mask.
+    shown = {**raw, "payload_text": request.POST.get("payload", "")}
     context = _form_context(
-        workflow, raw, problems, version.number, request.POST.get("from_run", "")
+        workflow, shown, problems, version.number, request.POST.get("from_run", "")
     )
     context["can_run"] = can_run
     template = "testruns/testrun_form.html"

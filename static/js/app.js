@@ -19,7 +19,11 @@
       ta.addEventListener("input", function () { syncGutter(ta); });
       ta.addEventListener("scroll", function () { syncGutter(ta); });
       ta.addEventListener("keydown", function (e) {
-        if (e.key === "Tab" && !e.shiftKey) {
+        // Esc then Tab leaves the editor, as in code editors; Tab alone indents.
+        if (e.key === "Escape") { ta.dataset.leaving = "1"; return; }
+        var leaving = ta.dataset.leaving && e.key === "Tab";
+        if (e.key !== "Shift") delete ta.dataset.leaving;
+        if (e.key === "Tab" && !e.shiftKey && !leaving) {
           e.preventDefault();
           var s = ta.selectionStart;
           ta.setRangeText("  ", s, ta.selectionEnd, "end");
@@ -1020,5 +1024,109 @@
     if (name) name.hidden = true;
     var button = saved.querySelector("button[type=submit]");
     if (button) button.focus({ preventScroll: true });
+  });
+})();
+
+/* --- Error answers in place: a form's banner, never an error page inside a fragment --- */
+(function () {
+  "use strict";
+
+  function isPage(text) { return /^\s*(<!doctype|<html)/i.test(text || ""); }
+  function utf8Size(text) { return new Blob([text]).size; }
+  function formOf(elt) { return elt && elt.closest ? elt.closest("form") : null; }
+  function grouped(n) { return Number(n).toLocaleString("en-US"); }
+
+  // The problems list at the top of the form (the one the server renders), with one
+  // item per problem; `path` names the field it is about.
+  function banner(form, path, message) {
+    var list = form.querySelector("ul.problems");
+    if (!list) {
+      list = document.createElement("ul");
+      list.className = "problems";
+      list.id = form.id ? form.id + "-problems" : "";
+      var csrf = form.querySelector("[name=csrfmiddlewaretoken]");
+      form.insertBefore(list, csrf ? csrf.nextSibling : form.firstChild);
+    }
+    list.setAttribute("role", "alert");
+    list.querySelectorAll("li[data-client]").forEach(function (item) { item.remove(); });
+    var item = document.createElement("li");
+    item.dataset.client = "1";
+    if (path) {
+      var code = document.createElement("code");
+      code.textContent = path;
+      item.appendChild(code);
+    }
+    var text = document.createElement("span");
+    text.textContent = message;
+    item.appendChild(text);
+    list.appendChild(item);
+  }
+  function fieldError(field, message) {
+    var out = field.id && document.getElementById(field.id + "-error");
+    if (out) out.textContent = message;
+    field.setAttribute("aria-invalid", "true");
+    if (field.form) banner(field.form, field.name, message);
+  }
+  function tooLarge(field, size) {
+    var limit = field.dataset.limitText || grouped(field.dataset.maxBytes) + " bytes";
+    return "Too large to send: " + grouped(size) + " bytes; the limit is " + limit + ".";
+  }
+  // The field over its size, or, when the server refused the request as too large without
+  // saying which field, the largest one that has a size limit.
+  function oversized(form, any) {
+    var found = null, largest = 0;
+    form.querySelectorAll("[data-max-bytes]").forEach(function (field) {
+      var size = utf8Size(field.value);
+      if ((any || size > parseInt(field.dataset.maxBytes, 10)) && size >= largest) {
+        found = field; largest = size;
+      }
+    });
+    return found ? { field: found, size: largest } : null;
+  }
+
+  // A request that cannot fit is not sent: the field says so and keeps its text.
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var form = e.detail.elt && e.detail.elt.tagName === "FORM" ? e.detail.elt : null;
+    var over = form && oversized(form, false);
+    if (!over) return;
+    e.preventDefault();
+    fieldError(over.field, tooLarge(over.field, over.size));
+  });
+
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var xhr = e.detail.xhr;
+    if (!xhr || xhr.status < 400) return;
+    var text = xhr.responseText || "";
+    var form = formOf(e.detail.elt);
+    var target = e.detail.target;
+    // A form sent back with its problems (429 too many runs, 503 no worker…) replaces the
+    // form as a 400 does.
+    if (!isPage(text) && /^\s*<form[\s>]/i.test(text) && target && target.tagName === "FORM") {
+      e.detail.shouldSwap = true;
+      e.detail.isError = false;
+      return;
+    }
+    if (!isPage(text)) return; // a short text answer: the toast says it
+    // A whole page (Django's 400/403/500, the body limit's 413) never goes into a fragment.
+    e.detail.shouldSwap = false;
+    if (!form) { e.detail.isError = true; return; }
+    e.detail.isError = false;
+    if (xhr.status === 413) {
+      var over = oversized(form, true);
+      if (over) { fieldError(over.field, tooLarge(over.field, over.size)); return; }
+      banner(form, "", "The form is too large to send.");
+      return;
+    }
+    var title = (new DOMParser().parseFromString(text, "text/html").title || "").trim();
+    var why = xhr.status === 403 ? "Not allowed, or the page is out of date: reload it and try again."
+      : xhr.status >= 500 ? "The server failed to handle this; nothing was started. Try again."
+      : "The server could not accept this form.";
+    banner(form, "", why + " (" + (title || "HTTP " + xhr.status) + ")");
+  });
+
+  // The connection dropped before an answer (the server cut an upload short, or is away).
+  document.addEventListener("htmx:sendError", function (e) {
+    var form = formOf(e.detail.elt);
+    if (form) banner(form, "", "The form could not be sent: the server did not answer. Try again.");
   });
 })();
