@@ -322,6 +322,8 @@ def waterfall(steps: list[StepRun]) -> dict[str, Any]:
         row["x"] = round(label_w + row["start_ms"] / axis_ms * chart_w, 2)
         row["w"] = round(max(3.0, row["length"] / axis_ms * chart_w), 2)
         row["text_y"] = row["y"] + 13
+        row["end_x"] = round(row["x"] + row["w"] + 4, 2)
+        row["duration_label"] = _duration_label(row["length"])
     count = round(axis_ms / step_ms)
     ticks = [
         {"x": round(label_w + chart_w * i / count, 2), "label": _tick_label(i * step_ms, step_ms)}

@@ -93,6 +93,8 @@ def test_the_waterfall_of_a_stepped_run_leaves_the_pauses_out(login: Callable[..
     for (start, width), (next_start, _) in itertools.pairwise(waits):
         assert abs(next_start - (start + width)) < 0.03, bars
     assert bars["Hook"][1] > 0  # the instant trigger still has its mark
+    durations = page.locator("#run-waterfall text.wf-dur").all_text_contents()
+    assert [int(d.split()[0]) >= 150 for d in durations[1:]] == [True] * 3, durations
 
     labels = page.locator("#run-waterfall text.wf-time").all_text_contents()
     assert len(labels) == len(set(labels)) >= 3, labels
@@ -212,9 +214,11 @@ def test_pictures_of_a_running_run_and_of_the_form(login: Callable[..., Any]) ->
     expect(page.locator("#run-waterfall rect.wf-bar")).to_have_count(3)
     page.locator("h1").click()
     save(page, "run-running-1440")
+    page.locator("#run-waterfall").screenshot(path=str(ARTIFACTS / "timing-1440.png"))
     page.set_viewport_size({"width": 390, "height": 844})
     expect(page.locator("#run-status")).to_have_text("paused")
     save(page, "run-running-390")
+    page.locator("#run-waterfall").screenshot(path=str(ARTIFACTS / "timing-390.png"))
 
     page.set_viewport_size({"width": 1440, "height": 900})
     page.goto("/workflows/lead-to-crm/test-run/")

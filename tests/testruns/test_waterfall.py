@@ -108,3 +108,10 @@ def test_loop_items_are_not_rows() -> None:
 
 def test_no_steps_no_chart() -> None:
     assert waterfall([])["rows"] == []
+
+
+def test_each_bar_says_its_duration() -> None:
+    chart = waterfall([step("hook", 0, 0), step("map", 5, 40), step("wait", 50, 2_500)])
+    assert [r["duration_label"] for r in chart["rows"]] == ["0 ms", "40 ms", "2.5 s"]
+    for row in chart["rows"]:
+        assert row["end_x"] > row["x"] + row["w"]
