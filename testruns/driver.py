@@ -61,8 +61,10 @@ logger = logging.getLogger(__name__)
 # Set by the worker when it is asked to stop (SIGTERM, Ctrl-C): drivers hand their runs
 # back between two steps, to be resumed by another worker.
 shutdown_requested = threading.Event()
-LOG_FLUSH_SECONDS = 0.1
-LOG_FLUSH_LINES = 50
+# A live step's lines are written at the latest this often or this many at a time (one
+# transaction each): a loop of transforms logs thousands of lines a second.
+LOG_FLUSH_SECONDS = 0.05
+LOG_FLUSH_LINES = 1_000
 RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0)
 STATUS_SQL = f"SELECT status, lease, breakpoints FROM {TestRun._meta.db_table} WHERE id = %s"
 T = TypeVar("T")
@@ -393,13 +395,23 @@ class RunDriver:
         final = event.iteration is None and event.type in ("step_succeeded", "step_failed")
         if self._live_step and not final:
             self._log_buffer.append(new_event)
-            self._flush_logs(force=event.type in LIVE_EVENT_TYPES)
+            self._flush_logs(force=self._goes_out_now(event))
             return
         # A step's final event is written with its row, so a viewer woken by it never sees
         # the step still running; a fast step's events all wait for the group commit.
         self._had_final = self._had_final or final
         self.writer.add_events([*self._log_buffer, new_event])
         self._log_buffer = []
+
+    def _goes_out_now(self, event: EngineEvent) -> bool:
+        """A line written at once rather than with the next batch: what precedes a wait (a
+        request, a delay), so the page shows it while the wait lasts. A loop item's
+        transform starting is not one: forcing those wrote one transaction per item."""
+        if event.type not in LIVE_EVENT_TYPES:
+            return False
+        if event.type == "step_started" and event.node_id and self.workflow.has_node(event.node_id):
+            return self.workflow.node(event.node_id).type not in FAST_TYPES
+        return True
 
     def _flush_logs(self, force: bool = False) -> None:
         """Live lines of a step in progress. A database error here is not the step's: the

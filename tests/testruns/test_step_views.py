@@ -181,7 +181,7 @@ def test_updates_are_what_the_socket_would_push(team: Team, big: TestRun) -> Non
     assert html.startswith('<div id="run-log" hx-swap-oob="beforeend">')
     seqs = [int(n) for n in re.findall(r'data-seq="(\d+)"', html)]
     assert seqs == list(range(1491, big.last_seq + 1))
-    assert 'id="run-header" hx-swap-oob="true"' in html
+    assert 'id="run-header" data-run-status="passed" hx-swap-oob="true"' in html
     assert 'id="run-socket"' in html  # the run is over: the page's live view stops
     nothing = team.client("viewer", htmx=True).get(
         f"/test-runs/{big.id}/updates/?after={big.last_seq}"
