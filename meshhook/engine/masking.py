@@ -99,8 +99,10 @@ def _forms(secret: str) -> set[str]:
     for ascii_only in (True, False):
         escaped = json.dumps(secret, ensure_ascii=ascii_only)[1:-1]
         escaped_forms |= {escaped, escaped.replace("/", "\\/")}
-    # Escaped once more, as in the repr() an error message shows or JSON inside JSON.
+    # Escaped once more, as in the repr() an error message shows or JSON inside JSON (which
+    # escapes the quotes of the first escaping too: `"` is `\\\"` there, not `\\"`).
     forms |= escaped_forms | {form.replace("\\", "\\\\") for form in escaped_forms}
+    forms |= {json.dumps(form, ensure_ascii=False)[1:-1] for form in escaped_forms}
     forms |= _base64_forms(secret.encode())
     return {form for form in forms if form}
 
