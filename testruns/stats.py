@@ -8,8 +8,9 @@ its last `WINDOW` test runs (newest first by `created_at`, then id), so they cos
 at a thousand runs as at a million: each workflow's window is one range of the
 `run_by_workflow` index, which also holds the status and duration (an index-only scan).
 The workflow list gets every listed workflow's figures in one query, however many there
-are: on PostgreSQL a `LATERAL` join per workflow id with `percentile_cont`, elsewhere a
-`ROW_NUMBER` window over the listed workflows' runs and the same arithmetic in Python.
+are: on PostgreSQL a `LATERAL` join per workflow id with `percentile_cont`; on SQLite a
+`UNION ALL` of each workflow's window (an index range with a LIMIT) and the same
+arithmetic in Python over those rows.
 
 Which runs count: the pass rate is passed / (passed + failed + error); cancelled and
 unfinished runs are shown (the sparkline, the last run) but not counted, and the durations
@@ -28,8 +29,7 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 from django.db import connection
-from django.db.models import Count, F, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Count
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
@@ -224,41 +224,58 @@ def _stats_postgresql(ids: list[int], since: datetime) -> dict[int, WorkflowStat
     return found
 
 
-def _stats_any(ids: list[int], since: datetime) -> dict[int, WorkflowStats]:
-    """Other databases (SQLite under `make run`): one query for the windows of all the
-    workflows, then the same figures in Python over at most `WINDOW` rows each."""
-    rows = (
-        TestRun.objects.filter(workflow_id__in=ids)
-        .annotate(
-            rank=Window(
-                RowNumber(),
-                partition_by=[F("workflow_id")],
-                order_by=[F("created_at").desc(), F("id").desc()],
+_SQLITE_BRANCH = (
+    f"SELECT * FROM (SELECT %s, id, status, duration_ms, created_at FROM {_TABLE} "
+    "WHERE workflow_id = %s ORDER BY created_at DESC, id DESC LIMIT %s)"
+)
+_SQLITE_BRANCHES = 200  # SQLite allows 500 terms in one compound SELECT
+
+
+def _stats_sqlite(ids: list[int], since: datetime) -> dict[int, WorkflowStats]:
+    """SQLite (`make run`): each workflow's window is one index range with a LIMIT, all of
+    them in one `UNION ALL` (per 200 workflows), and the figures are worked out in Python
+    over those rows. Timestamps come back naive, in UTC."""
+    since_utc = since.astimezone(UTC).replace(tzinfo=None)
+    by_workflow: dict[int, list[tuple[Any, ...]]] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), _SQLITE_BRANCHES):
+            chunk = ids[start : start + _SQLITE_BRANCHES]
+            cursor.execute(
+                " UNION ALL ".join([_SQLITE_BRANCH] * len(chunk)),
+                [value for pk in chunk for value in (pk, pk, WINDOW)],
             )
-        )
-        .filter(rank__lte=WINDOW)
-        .order_by("workflow_id", "rank")
-        .values_list("workflow_id", "id", "status", "duration_ms", "created_at")
-    )
-    by_workflow: dict[int, list[RunMark]] = {}
-    for pk, run_id, status, duration_ms, created_at in rows:
-        by_workflow.setdefault(pk, []).append(RunMark(run_id, status, duration_ms, created_at))
-    return {pk: _figures(marks, since) for pk, marks in by_workflow.items()}
+            for row in cursor.fetchall():
+                by_workflow.setdefault(row[0], []).append(row)
+    found = {}
+    for pk, rows in by_workflow.items():
+        rows.sort(key=lambda row: (row[4], row[1]), reverse=True)  # newest first, as indexed
+        recent = [
+            RunMark(UUID(run_id), status, duration_ms, _sqlite_time(created_at))
+            for _, run_id, status, duration_ms, created_at in rows[:SPARK_RUNS]
+        ]
+        found[pk] = _figures([(row[2], row[3], row[4] >= since_utc) for row in rows], recent)
+    return found
 
 
-def _figures(marks: list[RunMark], since: datetime) -> WorkflowStats:
-    counted = [mark for mark in marks if mark.status in COUNTED]
-    durations = [mark.duration_ms for mark in counted if mark.duration_ms is not None]
-    recent_day = [mark for mark in counted if mark.created_at >= since]
+def _sqlite_time(value: datetime | str) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC)
+
+
+def _figures(rows: list[tuple[str, int | None, bool]], recent: list[RunMark]) -> WorkflowStats:
+    """The figures from a window's (status, duration, in the last 24 h) rows."""
+    counted = [row for row in rows if row[0] in COUNTED]
+    durations = [duration for _, duration, _ in counted if duration is not None]
+    recent_day = [row for row in counted if row[2]]
     return WorkflowStats(
-        window_runs=len(marks),
-        passed=sum(mark.status == RunStatus.PASSED for mark in counted),
+        window_runs=len(rows),
+        passed=sum(row[0] == RunStatus.PASSED for row in counted),
         counted=len(counted),
         avg_ms=_round(sum(durations) / len(durations)) if durations else None,
         p95_ms=_round(percentile_cont(durations, 0.95)),
-        day_passed=sum(mark.status == RunStatus.PASSED for mark in recent_day),
+        day_passed=sum(row[0] == RunStatus.PASSED for row in recent_day),
         day_counted=len(recent_day),
-        recent=marks[:SPARK_RUNS],
+        recent=recent,
     )
 
 
@@ -272,7 +289,7 @@ def workflows_stats(workflows: Iterable[Workflow]) -> dict[int, WorkflowStats]:
     if connection.vendor == "postgresql":
         found = _stats_postgresql(ids, since)
     else:
-        found = _stats_any(ids, since)
+        found = _stats_sqlite(ids, since)
     return {pk: found.get(pk) or WorkflowStats() for pk in ids}
 
 
