@@ -9,7 +9,8 @@ accepts: owner / editor / viewer / outsider (a user of another project) / anonym
 Every method a rule does not list must be refused with 405.
 
 Pages are requested with a session (CSRF enforced: the client sends the token as a browser
-does); the JSON API with `Authorization: Bearer <token>`. Outsiders get 404, viewers 403 on
+does, and every write is also tried without it: 403, pages and API); the JSON API with
+`Authorization: Bearer <token>`. Outsiders get 404, viewers 403 on
 writes, anonymous visitors the login page (pages) or 401 (API). Each request runs in a
 savepoint that is rolled back, so a write by one role (a delete) cannot change what the next
 role finds. django-rq's dashboard is checked to be staff-only, and the websocket routes to
@@ -481,7 +482,8 @@ def test_every_route_has_a_rule() -> None:
 
 @pytest.mark.parametrize("route", [pytest.param(route, id=f"/{route}") for route in RULES])
 def test_route_answers_each_role_as_its_rule_says(world: World, route: str) -> None:
-    """Every method: the rule's answer per role; a method the rule does not list, 405."""
+    """Every method: the rule's answer per role; a method the rule does not list, 405; a
+    write with a session but without the CSRF token, 403."""
     rule = RULES[route]
     api = route.startswith("api/")
     found: dict[str, dict[str, str]] = {}
@@ -501,6 +503,18 @@ def test_route_answers_each_role_as_its_rule_says(world: World, route: str) -> N
                     found[key][who] = answer(response, api=api)
                     if found[key][who] != expected[who]:
                         found[key][who] += f" ({response.status_code})"
+                    transaction.set_rollback(True)
+            if method != "GET" and method in rule.methods:
+                # The owner's own session, but a forged request: no CSRF token.
+                key = f"{method} {url} with the owner's session and no CSRF token"
+                wanted[key] = {"owner": DENIED}
+                with transaction.atomic():
+                    client = Client(enforce_csrf_checks=True)
+                    client.force_login(world.team.owner)
+                    data = json.dumps(body or {}) if api else urlencode(body or {}, doseq=True)
+                    kind = "application/json" if api else "application/x-www-form-urlencoded"
+                    response = getattr(client, method.lower())(url, data, content_type=kind)
+                    found[key] = {"owner": str(response.status_code)}
                     transaction.set_rollback(True)
     assert found == wanted
 
