@@ -6,7 +6,6 @@ next to the field and the API can return it in `errors[]`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from meshhook.crypto import decrypt, encrypt
 from meshhook.engine import MASK, Limits, Problem, is_sensitive_header
 from meshhook.engine import Workflow as EngineWorkflow
+from meshhook.engine.limits import payload_bytes
 from meshhook.models import Environment, Project
 from meshhook.problems import ProblemError
 
@@ -62,7 +62,7 @@ def seal_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """Headers as a run stores them: each credential header's value encrypted."""
     return {
         name: SEALED + encrypt(value)
-        if is_sensitive_header(name) and not value.startswith(SEALED)
+        if is_sensitive_header(name) and isinstance(value, str) and not value.startswith(SEALED)
         else value
         for name, value in headers.items()
     }
@@ -112,7 +112,7 @@ def validate_parameters(
     problems: list[Problem] = []
 
     payload = raw.get("payload", {})
-    size = len(json.dumps(payload, default=str))
+    size = payload_bytes(payload)
     if size > PAYLOAD_LIMIT:
         problems.append(
             Problem(
