@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,13 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+
+def payload_bytes(value: Any) -> int:
+    """A payload's size as limits count it: compact JSON in UTF-8, whatever spacing it was
+    typed with (the form, the API and the trigger all measure it so)."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return len(text.encode())
 
 
 def describe_bytes(size: int) -> str:

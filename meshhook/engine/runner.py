@@ -4,7 +4,6 @@ turning failures into a failed step instead of an exception."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from contextlib import nullcontext
@@ -21,7 +20,7 @@ from .expressions import (
     is_truthy,
     json_size,
 )
-from .limits import describe_bytes
+from .limits import describe_bytes, payload_bytes
 from .model import Node, Workflow
 from .nodes import HANDLERS, NodeCall, NodeResult, NodeRun
 from .nodes.simple import terminate_result
@@ -111,7 +110,7 @@ def _check_output_size(output: Any, limit: int, node_type: str) -> None:
             f"output is about {describe_bytes(estimate)}, over the limit of {describe_bytes(limit)}"
         )
     try:
-        size = len(json.dumps(output, ensure_ascii=False).encode())
+        size = payload_bytes(output)  # compact, as payloads are counted
     except (TypeError, ValueError) as exc:
         raise StepFailure(f"output is not JSON: {exc}") from exc
     if size > limit:

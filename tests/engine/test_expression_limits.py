@@ -359,7 +359,7 @@ def test_a_loop_output_within_the_margin_gets_the_exact_check() -> None:
     workflow = build(nodes, [{"source": "hook", "target": "each"}])
     ctx = ExecutionContext(limits=Limits(max_output_bytes=120))
     _, records, _ = run_workflow(workflow, RunInput(payload=["a" * 10] * 4), ctx)
-    assert records["each"].error == "output is 176 bytes, over the limit of 120 bytes"
+    assert records["each"].error == "output is 165 bytes, over the limit of 120 bytes"
     _, fine, _ = run_workflow(workflow, RunInput(payload=["a"] * 2), ctx)
     assert fine["each"].output == [["a"] * 3] * 2
 

@@ -203,7 +203,7 @@ def test_the_workflow_run_timeout_applies_when_the_caller_gives_no_deadline() ->
 def test_output_larger_than_the_limit_fails_the_step() -> None:
     workflow = build([trigger(), transform("a", "body")], chain("hook", "a"))
     _, records, _ = run(workflow, "x" * 500, ExecutionContext(limits=Limits(max_output_bytes=100)))
-    assert records["hook"].error == "output is 540 bytes, over the limit of 100 bytes"
+    assert records["hook"].error == "output is 535 bytes, over the limit of 100 bytes"
 
 
 def test_payload_larger_than_the_limit_fails_the_trigger() -> None:

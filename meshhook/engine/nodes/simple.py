@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from ..context import StepFailure
 from ..expressions import Expression, ExpressionError, is_truthy
-from ..limits import describe_bytes
+from ..limits import describe_bytes, payload_bytes
 from ..state import RunResult, RunStatus
 from .base import NodeCall, NodeResult
 
@@ -29,7 +28,7 @@ def search(expression: Expression, data: Any) -> Any:
 def run_trigger(call: NodeCall, resolved: Mapping[str, Any]) -> NodeResult:
     run = call.run
     limit = call.ctx.limits.max_payload_bytes
-    size = len(json.dumps(run.payload).encode())
+    size = payload_bytes(run.payload)
     if size > limit:
         raise StepFailure(
             f"payload is {describe_bytes(size)}, over the limit of {describe_bytes(limit)}"
