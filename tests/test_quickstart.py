@@ -76,7 +76,9 @@ def make_run(checkout: Path) -> Iterator[tuple[httpx.Client, int]]:
     env = {k: v for k, v in os.environ.items() if k not in configured}
     env.update(PORT=str(port), WORKERS="2")
     make = subprocess.Popen(
-        ["make", "run"], cwd=checkout, env=env, start_new_session=True,
+        # The copy shares this checkout's virtualenv: never reinstall into it from the copy
+        # (that would point the editable install at a temporary directory).
+        ["make", "-o", ".venv/.installed", "run"], cwd=checkout, env=env, start_new_session=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     output = []
