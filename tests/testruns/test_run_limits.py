@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 
-
 from testruns.models import RunEvent, RunStatus, StepRun, StepStatus, TestRun
 from tests.factories import make_user, make_workflow, personal_project, start_run
 from tests.testruns.big_runs import big_payload, loop_definition, payload_definition
@@ -36,7 +35,8 @@ def test_a_loop_past_the_event_limit_stops_mid_loop_and_fails_naming_it(
     drain()
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED
-    assert "RUN_MAX_EVENTS" in run.error and "200 events" in run.error
+    assert "RUN_MAX_EVENTS" in run.error
+    assert "200 events" in run.error
     loop = StepRun.objects.get(run=run, node_id="each", iteration__isnull=True)
     assert loop.status == StepStatus.FAILED
     assert "RUN_MAX_EVENTS" in loop.error
@@ -45,7 +45,8 @@ def test_a_loop_past_the_event_limit_stops_mid_loop_and_fails_naming_it(
     assert StepRun.objects.get(run=run, node_id="done").status == StepStatus.SKIPPED
     assert RunEvent.objects.filter(run=run).count() < 260
     types = list(run.events.order_by("seq").values_list("type", flat=True))
-    assert types[-1] == "run_finished" and types.count("run_finished") == 1
+    assert types[-1] == "run_finished"
+    assert types.count("run_finished") == 1
 
 
 def test_a_loop_past_the_step_record_limit_fails_naming_it(
@@ -56,7 +57,8 @@ def test_a_loop_past_the_step_record_limit_fails_naming_it(
     drain()
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED
-    assert "RUN_MAX_STEP_RECORDS" in run.error and "100 step records" in run.error
+    assert "RUN_MAX_STEP_RECORDS" in run.error
+    assert "100 step records" in run.error
     assert StepRun.objects.filter(run=run).count() <= 100
     assert run.total_steps == StepRun.objects.filter(run=run).count()
 
