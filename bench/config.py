@@ -17,6 +17,7 @@ class Sizes:
     chain_runs: int = 10  # RQ chains of 40 jobs
     chain_steps: int = 40
     transforms: int = 40
+    transforms_long: int = 160  # the marginal cost of a step: long chain against `transforms`
     click_runs: int = 2  # step-mode runs of the 40-transform workflow: 41 clicks each
     events_loop_items: int = 1_000  # 20,000-event run: items × body transforms × 2 events
     events_body: int = 10
@@ -43,6 +44,7 @@ QUICK = Sizes(
     chain_runs=3,
     chain_steps=10,
     transforms=10,
+    transforms_long=20,
     click_runs=1,
     events_loop_items=100,
     events_body=1,

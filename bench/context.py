@@ -12,6 +12,7 @@ from bench.stack import Stack
 USERNAME = "bench"
 # Workflows the bench creates through the API (slugs).
 CHAIN = "bench-chain-40"  # trigger + 40 transforms: e2e per step, click → first event
+CHAIN_LONG = "bench-chain-long"  # trigger + 160 transforms: what one more step costs
 FLOOD = "bench-flood"  # a loop streaming thousands of events
 FIVE = "bench-five"  # trigger + 4 transforms: throughput
 FIVE_RSS = "bench-five-rss"  # the same, for the worker-memory runs

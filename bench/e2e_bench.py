@@ -12,7 +12,7 @@ import time
 
 from bench.client import Api, check_log
 from bench.config import TARGETS
-from bench.context import CHAIN, Context
+from bench.context import CHAIN, CHAIN_LONG, Context
 from bench.definitions import PAYLOAD
 from bench.rqchain import CHAIN_QUEUE, chain_ms
 from bench.stats import check, median
@@ -39,11 +39,11 @@ async def timed_run(api: Api, slug: str, steps: int) -> float:
     return per_step
 
 
-async def e2e_samples(ctx: Context, steps: int) -> list[float]:
+async def e2e_samples(ctx: Context, slug: str, steps: int) -> list[float]:
     api = ctx.api()
     try:
-        await timed_run(api, CHAIN, steps)  # untimed: first imports and connections
-        return [await timed_run(api, CHAIN, steps) for _ in range(ctx.sizes.e2e_runs)]
+        await timed_run(api, slug, steps)  # untimed: first imports and connections
+        return [await timed_run(api, slug, steps) for _ in range(ctx.sizes.e2e_runs)]
     finally:
         await api.close()
 
@@ -51,7 +51,12 @@ async def e2e_samples(ctx: Context, steps: int) -> list[float]:
 def bench_e2e(ctx: Context) -> None:
     sizes = ctx.sizes
     steps = sizes.transforms + 1
-    samples = asyncio.run(e2e_samples(ctx, steps))
+    samples = asyncio.run(e2e_samples(ctx, CHAIN, steps))
+    long_steps = sizes.transforms_long + 1
+    long_samples = asyncio.run(e2e_samples(ctx, CHAIN_LONG, long_steps))
+    # What one more step adds, the per-run costs (POST, socket, first and last push) taken
+    # out: the slope between the two chains' medians.
+    marginal = (median(long_samples) * long_steps - median(samples) * steps) / (long_steps - steps)
     worker = ctx.stack.start_rq_worker(CHAIN_QUEUE)
     try:
         hops = chain_ms(ctx.services.redis_url, sizes.chain_runs, sizes.chain_steps)
@@ -62,6 +67,16 @@ def bench_e2e(ctx: Context) -> None:
         SECTION, f"API run, trigger + {sizes.transforms} transforms", samples, "ms/step",
         target=TARGETS["e2e_step"], ratio=f"{ahead:.2f}× vs RQ hop",
         note=f"POST /api/test-runs → run_finished frame on its socket, ÷ {steps} steps",
+    )  # fmt: skip
+    ctx.table.timing(
+        SECTION, f"  API run, trigger + {sizes.transforms_long} transforms", long_samples,
+        "ms/step", note=f"the same, ÷ {long_steps} steps",
+    )  # fmt: skip
+    ctx.table.value(
+        SECTION, "  marginal cost of one more step", marginal, "ms/step",
+        ratio=f"{median(hops) / marginal:.2f}× vs RQ hop",
+        note=f"(long run − {steps}-step run) ÷ {long_steps - steps} steps: the per-run costs "
+        "(POST, socket, first and last push) taken out",
     )  # fmt: skip
     ctx.table.timing(
         SECTION, f"  peer: RQ chain of {sizes.chain_steps} plain jobs", hops, "ms/hop",

@@ -13,7 +13,7 @@ import httpx
 
 from bench.client import Credentials, log_in
 from bench.config import Services, Sizes
-from bench.context import CHAIN, FIVE, FIVE_RSS, FLOOD, USERNAME
+from bench.context import CHAIN, CHAIN_LONG, FIVE, FIVE_RSS, FLOOD, USERNAME
 from bench.definitions import event_flood, transform_chain
 from bench.stack import Stack, child_env, manage
 from bench.stats import BenchError
@@ -47,6 +47,7 @@ def make_user(services: Services, stack: Stack) -> Credentials:
 def definitions(sizes: Sizes) -> list[dict[str, Any]]:
     return [
         transform_chain(sizes.transforms, CHAIN),
+        transform_chain(sizes.transforms_long, CHAIN_LONG),
         event_flood(sizes.events_body, FLOOD),
         transform_chain(4, FIVE),
         transform_chain(4, FIVE_RSS),
