@@ -61,7 +61,7 @@ deploy-check: install
 
 ## The pieces on their own, for PostgreSQL + Redis deployments (set DATABASE_URL, REDIS_URL).
 web: install
-	$(VENV)/bin/daphne -b 0.0.0.0 -p $(PORT) meshhook.asgi:application
+	$(PY) manage.py serve --web-only --host 0.0.0.0 --port $(PORT)
 
 worker: install
 	$(PY) manage.py testrun_worker

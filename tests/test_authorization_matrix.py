@@ -239,7 +239,7 @@ PAGES: dict[str, Rule] = {
         body=lambda w: run_form(),
     ),
     "environments/": Rule({"GET": any_user()}),
-    # The console lets only owners create and change environments (the API lets editors).
+    # Only owners create and change environments, here and over the API.
     "environments/new/": Rule(
         {"GET": owners_only(), "POST": owners_only()},
         query=in_project,
@@ -343,7 +343,7 @@ API: dict[str, Rule] = {
     ),
     "api/environments": Rule({"GET": members_read()}, query=in_project),
     "api/environments/<str:name>": Rule(
-        {"GET": members_read(), "PUT": editors_write()},
+        {"GET": members_read(), "PUT": owners_only()},
         lambda w: {"name": "local"},
         in_project,
         body=lambda w: {"description": "changed"},

@@ -282,6 +282,19 @@ def request_project(request: ApiRequest) -> Project:
         ) from None
 
 
+def require_owner(request: ApiRequest, project: Project) -> Membership:
+    """Owners only: environments (their secrets and what a test run may reach) are the
+    project owner's to change, in the console and over the API alike."""
+    membership = require_editor(request, project)
+    if membership.role != Membership.Role.OWNER:
+        raise ApiError(
+            403,
+            f"Your role in project '{project.slug}' is {membership.role}: only owners change "
+            "environments.",
+        )
+    return membership
+
+
 def require_editor(request: ApiRequest, project: Project) -> Membership:
     membership = membership_for(request.user, project)
     if membership is None:

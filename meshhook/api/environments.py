@@ -21,7 +21,7 @@ from meshhook.api.base import (
     json_response,
     reject_unknown_keys,
     request_project,
-    require_editor,
+    require_owner,
 )
 from meshhook.engine import Problem
 from meshhook.models import Environment, slug_validator
@@ -47,7 +47,7 @@ def environment_item(request: ApiRequest, name: str) -> HttpResponse:
             )
         return json_response(environment_json(environment))
 
-    require_editor(request, project)
+    require_owner(request, project)
     try:
         slug_validator(name)
     except ValidationError:

@@ -27,9 +27,8 @@ def put(team: Team, who: str, name: str, body: Any) -> Any:
     return send(team.bearer(getattr(team, who)), "PUT", team.url(f"/api/environments/{name}"), body)
 
 
-@pytest.mark.parametrize("who", ["owner", "editor"])
-def test_put_creates_and_never_returns_secret_values(team: Team, who: str) -> None:
-    response = put(team, who, "staging", STAGING)
+def test_put_creates_and_never_returns_secret_values(team: Team) -> None:
+    response = put(team, "owner", "staging", STAGING)
     assert response.status_code == 200
     assert response.data["created"] is True
     assert response.data["secrets"] == ["CRM_TOKEN", "SLACK_HOOK"]
@@ -42,7 +41,7 @@ def test_put_creates_and_never_returns_secret_values(team: Team, who: str) -> No
 
 def test_put_without_secrets_keeps_them_and_other_fields_merge(team: Team) -> None:
     put(team, "owner", "staging", STAGING)
-    response = put(team, "editor", "staging", {"allowed_hosts": ["api.example.com"]})
+    response = put(team, "owner", "staging", {"allowed_hosts": ["api.example.com"]})
     assert response.status_code == 200
     assert response.data["created"] is False
     assert response.data["secrets"] == ["CRM_TOKEN", "SLACK_HOOK"]
@@ -135,3 +134,10 @@ def test_bad_name_is_400(team: Team) -> None:
 
 def test_body_must_be_an_object(team: Team) -> None:
     assert_error(put(team, "owner", "staging", ["kind"]), 400, "$")
+
+
+@pytest.mark.parametrize("who", ["editor", "viewer"])
+def test_only_owners_change_environments(team: Team, who: str) -> None:
+    response = put(team, who, "staging", STAGING)
+    assert_error(response, 403, "$")
+    assert not Environment.objects.filter(project=team.project, name="staging").exists()
