@@ -17,7 +17,8 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from django.template.loader import render_to_string
 
@@ -42,6 +43,19 @@ MAX_EVENTS_PER_READ = 2_000
 # What one log line costs in a frame besides its text, and the text shown at most.
 LINE_OVERHEAD_BYTES = 420
 RUN_EVENTS = {"run_queued", "run_started", "run_paused", "run_resumed", "run_finished"}
+
+
+class EventRow(NamedTuple):
+    """A stored event as the live view reads it (the columns a push draws from)."""
+
+    seq: int
+    ts: datetime
+    type: str
+    node_id: str
+    iteration: int | None
+    level: str
+    message: str
+    data: Any
 
 
 def render(name: str, context: dict[str, Any]) -> str:
@@ -84,11 +98,9 @@ class LiveView:
     def next_frames(self, max_events: int = MAX_EVENTS_PER_READ) -> list[str]:
         """Frames for the events after `after` (at most `max_events` of them) and the state
         they changed; [] when there is nothing new. Moves `after` past what it returns."""
-        events = list(
-            RunEvent.objects.filter(run_id=self.run_id, seq__gt=self.after).order_by("seq")[
-                :max_events
-            ]
-        )
+        # Plain rows, not model instances: a push reads up to 2,000 of them.
+        newer = RunEvent.objects.filter(run_id=self.run_id, seq__gt=self.after).order_by("seq")
+        events = [EventRow(*row) for row in newer.values_list(*EventRow._fields)[:max_events]]
         # A full read may have left more behind; a short one read all there was.
         self.more = len(events) == max_events
         if not events:
@@ -121,9 +133,9 @@ class LiveView:
         return frames
 
     # -- log lines --------------------------------------------------------------------
-    def _log_chunks(self, events: list[RunEvent]) -> list[str]:
+    def _log_chunks(self, events: list[EventRow]) -> list[str]:
         chunks: list[str] = []
-        batch: list[RunEvent] = []
+        batch: list[EventRow] = []
         size = 0
         for event in events:
             cost = (
@@ -140,7 +152,7 @@ class LiveView:
             chunks += self._render_lines(batch)
         return chunks
 
-    def _render_lines(self, events: list[RunEvent]) -> list[str]:
+    def _render_lines(self, events: list[EventRow]) -> list[str]:
         html = render("log_push", {"events": log_lines(events)})
         if len(html.encode()) <= MAX_FRAME_BYTES or len(events) == 1:
             return [html]
@@ -154,7 +166,7 @@ class LiveView:
         self.sent[key] = fingerprint
         return True
 
-    def _state_pieces(self, run: TestRun, events: list[RunEvent]) -> list[str]:
+    def _state_pieces(self, run: TestRun, events: list[EventRow]) -> list[str]:
         state = RunState(run, progress=self.progress, items=self.items, with_json=False)
         if self.progress is None:
             self.progress = EventProgress(state.bodies)

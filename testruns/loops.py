@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from django.db.models import Count, Max, Q
 
@@ -24,6 +25,27 @@ from testruns.models import RunEvent, StepRun, StepStatus, TestRun
 JSON_FIELDS = ("input", "output", "resolved_config", "http")
 MAX_ITERATIONS_PER_PAGE = 50
 MAX_ROWS_PER_PAGE = 200
+
+
+class LoggedEvent(Protocol):
+    """What a log line is drawn from: a stored RunEvent, or the live view's lighter row."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def ts(self) -> datetime: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def node_id(self) -> str: ...
+    @property
+    def iteration(self) -> int | None: ...
+    @property
+    def level(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def data(self) -> Any: ...
 
 
 def loop_bodies(definition: dict[str, Any]) -> dict[str, list[str]]:
@@ -166,7 +188,7 @@ class EventProgress:
         loop_level = events.filter(node_id__in=list(self.bodies), iteration__isnull=True)
         self.feed(loop_level.only("node_id", "iteration", "type", "data").order_by("seq"))
 
-    def feed(self, events: Iterable[RunEvent]) -> set[str]:
+    def feed(self, events: Iterable[LoggedEvent]) -> set[str]:
         """Follow streamed events; returns the loops they touched."""
         touched: set[str] = set()
         for event in events:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,7 @@ from django.utils import timezone
 from meshhook.graphlayout import TYPE_NAMES, GraphLayout, layout
 from meshhook.strictjson import JsonInputError, loads, pretty
 from testruns import loops
-from testruns.loops import EventProgress, IterationPage, LoopSummary
+from testruns.loops import EventProgress, IterationPage, LoggedEvent, LoopSummary
 from testruns.models import RunEvent, RunStatus, StepRun, StepStatus, TestRun
 from testruns.serializers import run_socket_path
 
@@ -107,7 +108,7 @@ class LogLine:
     message: str
 
 
-def log_lines(events: list[RunEvent]) -> list[LogLine]:
+def log_lines(events: Sequence[LoggedEvent]) -> list[LogLine]:
     zone = timezone.get_current_timezone()
     return [
         LogLine(
