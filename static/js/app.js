@@ -1130,3 +1130,29 @@
     if (form) banner(form, "", "The form could not be sent: the server did not answer. Try again.");
   });
 })();
+
+// --- Main navigation on phones: the Menu button opens and closes the sections' panel ----
+(function () {
+  function setOpen(button, nav, open) {
+    nav.classList.toggle("open", open);
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest(".navtoggle");
+    const nav = document.getElementById("mainnav");
+    if (!nav) return;
+    if (button) {
+      setOpen(button, nav, !nav.classList.contains("open"));
+    } else if (nav.classList.contains("open") && !event.target.closest("#mainnav")) {
+      setOpen(document.querySelector(".navtoggle"), nav, false);
+    }
+  });
+  document.addEventListener("keydown", function (event) {
+    const nav = document.getElementById("mainnav");
+    if (event.key === "Escape" && nav && nav.classList.contains("open")) {
+      const button = document.querySelector(".navtoggle");
+      setOpen(button, nav, false);
+      button.focus();
+    }
+  });
+})();
