@@ -10,8 +10,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from meshhook.models import Project
 from testruns.case_files import CaseFileError, ImportReport, import_cases
+from testruns.management.projects import project_from_option
 
 
 class Command(BaseCommand):
@@ -29,7 +29,7 @@ class Command(BaseCommand):
     def handle(
         self, *args: Any, files: list[str], project: str | None, dry_run: bool, **options: Any
     ) -> None:
-        target = self._project(project)
+        target = project_from_option(project)
         reports: list[ImportReport] = []
         with transaction.atomic():
             for name in files:
@@ -51,17 +51,6 @@ class Command(BaseCommand):
             )
             for warning in report.warnings:
                 self.stdout.write(self.style.WARNING(f"  {warning.path}: {warning.message}"))
-
-    def _project(self, slug: str | None) -> Project:
-        if slug is not None:
-            project = Project.objects.filter(slug=slug).first()
-            if project is None:
-                raise CommandError(f"No project '{slug}'.")
-            return project
-        projects = list(Project.objects.all()[:2])
-        if len(projects) != 1:
-            raise CommandError("Say which project with --project.")
-        return projects[0]
 
     def _read(self, path: Path) -> Any:
         try:

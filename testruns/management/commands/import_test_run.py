@@ -9,9 +9,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from meshhook.models import Project
 from meshhook.problems import ProblemError
 from testruns.imports import import_run
+from testruns.management.projects import project_from_option
 from testruns.serializers import run_page_path
 
 
@@ -25,7 +25,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, file: str, project: str | None, **options: Any) -> None:
-        target = _project(project)
+        target = project_from_option(project)
         try:
             document = json.loads(Path(file).read_text(encoding="utf-8"))
         except OSError as error:
@@ -41,15 +41,3 @@ class Command(BaseCommand):
             f"Imported run {run.imported_from or '(no id)'} as {run.id} "
             f"({run.workflow.slug} v{run.workflow_version.number}): {run_page_path(run.id)}"
         )
-
-
-def _project(slug: str | None) -> Project:
-    if slug is not None:
-        project = Project.objects.filter(slug=slug).first()
-        if project is None:
-            raise CommandError(f"No project '{slug}'.")
-        return project
-    projects = list(Project.objects.all()[:2])
-    if len(projects) != 1:
-        raise CommandError("Say which project with --project.")
-    return projects[0]
