@@ -146,8 +146,8 @@ class RunDriver:
             return False  # the heartbeat found it cancelled or taken over
         if connection.vendor == "postgresql":
             connection.ensure_connection()
-            cursor = psycopg.Cursor(connection.connection)
-            row = cursor.execute(STATUS_SQL, [self.run_id], prepare=True).fetchone()
+            with psycopg.Cursor(connection.connection) as cursor:
+                row = cursor.execute(STATUS_SQL, [self.run_id], prepare=True).fetchone()
         else:
             with connection.cursor() as django_cursor:
                 key = TestRun._meta.pk.get_db_prep_value(self.run_id, connection)
